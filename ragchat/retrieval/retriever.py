@@ -1,0 +1,92 @@
+"""Hybrid retrieval: dense top-N from FAISS, BM25 top-N from FTS5, fused by weighted RRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ragchat.domain import Hit
+from ragchat.errors import BadInput
+from ragchat.kb import KnowledgeBase
+from ragchat.retrieval.fusion import weighted_rrf
+from ragchat.text import keyword_tokens
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    top_k: int = 8
+    dense_candidates: int = 50
+    bm25_candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    bm25_weight: float = 0.5
+    mode: Mode = "hybrid"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise BadInput(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        for field in ("top_k", "dense_candidates", "bm25_candidates", "rrf_k"):
+            if getattr(self, field) <= 0:
+                raise BadInput(f"{field} must be > 0, got {getattr(self, field)}")
+
+
+class Retriever:
+    def __init__(self, kb: KnowledgeBase, config: RetrievalConfig | None = None) -> None:
+        self.kb = kb
+        self.config = config or RetrievalConfig()
+
+    def search(self, query: str, k: int | None = None, *, mode: Mode | None = None) -> list[Hit]:
+        query = query.strip()
+        if not query:
+            raise BadInput("query must not be empty")
+        cfg = self.config
+        mode = mode or cfg.mode
+        k = k or cfg.top_k
+        if k <= 0:
+            raise BadInput(f"k must be > 0, got {k}")
+        if self.kb.store.counts()[1] == 0:
+            return []
+
+        dense: list[tuple[int, float]] = []
+        if mode in ("hybrid", "dense"):
+            qvec = self.kb.embedder.embed([query], kind="query")[0]
+            dense = self.kb.vector_index().search(qvec, max(cfg.dense_candidates, k))
+        sparse: list[tuple[int, float]] = []
+        if mode in ("hybrid", "bm25"):
+            hits = self.kb.store.keyword_search(keyword_tokens(query), max(cfg.bm25_candidates, k))
+            sparse = [(h.chunk_id, h.score) for h in hits]
+
+        dense_rank = {cid: (r, s) for r, (cid, s) in enumerate(dense, start=1)}
+        bm25_rank = {cid: (r, s) for r, (cid, s) in enumerate(sparse, start=1)}
+        if mode == "dense":
+            fused = dict(dense)
+        elif mode == "bm25":
+            fused = dict(sparse)
+        else:
+            fused = weighted_rrf(
+                {"dense": [c for c, _ in dense], "bm25": [c for c, _ in sparse]},
+                {"dense": cfg.dense_weight, "bm25": cfg.bm25_weight},
+                cfg.rrf_k,
+            )
+        ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        chunks = self.kb.store.chunks_by_id([cid for cid, _ in ranked])
+        out: list[Hit] = []
+        for cid, score in ranked:
+            if cid not in chunks:  # deleted by a concurrent writer between the two reads
+                continue
+            d, b = dense_rank.get(cid), bm25_rank.get(cid)
+            out.append(
+                Hit(
+                    chunk=chunks[cid],
+                    score=score,
+                    rank=len(out) + 1,
+                    dense_score=d[1] if d else None,
+                    dense_rank=d[0] if d else None,
+                    bm25_score=b[1] if b else None,
+                    bm25_rank=b[0] if b else None,
+                )
+            )
+        return out

@@ -1,0 +1,293 @@
+"""The SQLite half of a knowledge base: documents, chunks, cached vectors and the FTS5 keyword index.
+
+SQLite is the source of truth. One document is written (or replaced, or deleted) in one transaction, so a
+crash leaves either the old or the new version, never a mix. The FAISS index is derived from the vectors
+stored here and tagged with the ``generation`` counter this module bumps on every write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ragchat.domain import Chunk, ChunkDraft, Document, sha256_hex
+from ragchat.text import keyword_tokens
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    source TEXT NOT NULL UNIQUE,
+    file_hash TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    pages INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    added_at REAL NOT NULL,
+    warnings TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    heading TEXT NOT NULL,
+    page INTEGER,
+    page_end INTEGER,
+    tokens INTEGER NOT NULL,
+    vector_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, position);
+CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    tokens, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+def chunk_id(doc_id: str, position: int, text: str) -> int:
+    """Content-hash id that fits FAISS's int64: the same chunk of the same document keeps its id."""
+    return int(sha256_hex(doc_id, str(position), text)[:15], 16)
+
+
+def vector_key(model: str, index_text: str) -> str:
+    return sha256_hex(model, index_text)
+
+
+def fts_query(tokens: Iterable[str]) -> str:
+    """An FTS5 OR-query of quoted terms (quotes make every token a literal, whatever it contains)."""
+    unique = dict.fromkeys(tokens)
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in unique)
+
+
+@dataclass(frozen=True)
+class KeywordHit:
+    chunk_id: int
+    score: float
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        with self.transaction():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self.conn.execute(statement)
+            if self.get_meta("schema_version") is None:
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+                self.set_meta("generation", "0")
+                self.set_meta("created_at", str(time.time()))
+        version = int(self.get_meta("schema_version") or 0)
+        if version != SCHEMA_VERSION:
+            raise RuntimeError(f"{path}: schema version {version}, this ragchat reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- transactions and meta -------------------------------------------------------------------------
+    def transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def _bump_generation(self) -> None:
+        self.set_meta("generation", str(self.generation + 1))
+
+    # -- documents -------------------------------------------------------------------------------------
+    def document_by_source(self, source: str) -> Document | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+        return None if row is None else self._document(row)
+
+    def document(self, doc_id: str) -> Document | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return None if row is None else self._document(row)
+
+    def documents(self) -> list[Document]:
+        rows = self.conn.execute("SELECT * FROM documents ORDER BY name, source").fetchall()
+        return [self._document(r) for r in rows]
+
+    def counts(self) -> tuple[int, int]:
+        docs = self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    def _document(self, row: Sequence[object]) -> Document:
+        doc_id, name, source, file_hash, size, pages, chunks, added_at, warnings = row
+        return Document(
+            id=str(doc_id),
+            kb=self.path.parent.name,
+            name=str(name),
+            source=str(source),
+            file_hash=str(file_hash),
+            size_bytes=int(size),  # type: ignore[call-overload]
+            pages=int(pages),  # type: ignore[call-overload]
+            chunks=int(chunks),  # type: ignore[call-overload]
+            added_at=float(added_at),  # type: ignore[arg-type]
+            warnings=tuple(json.loads(str(warnings))),
+        )
+
+    def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = list(keys[start : start + 500])
+            marks = ",".join("?" * len(part))
+            for key, blob in self.conn.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part):
+                out[key] = np.frombuffer(blob, dtype=np.float32)
+        return out
+
+    def chunk_ids_of(self, doc_id: str) -> np.ndarray:
+        rows = self.conn.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,)).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def put_document(
+        self,
+        doc: Document,
+        drafts: Sequence[ChunkDraft],
+        keys: Sequence[str],
+        new_vectors: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Write ``doc`` and its chunks, replacing any earlier version from the same source, atomically.
+
+        Returns (removed chunk ids, added chunk ids, their vectors) for the caller's FAISS index.
+        """
+        with self.transaction():
+            old = self.document_by_source(doc.source)
+            removed = self._delete_rows(old.id) if old is not None else np.zeros(0, dtype=np.int64)
+            self.conn.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.id,
+                    doc.name,
+                    doc.source,
+                    doc.file_hash,
+                    doc.size_bytes,
+                    doc.pages,
+                    len(drafts),
+                    doc.added_at,
+                    json.dumps(list(doc.warnings), ensure_ascii=False),
+                ),
+            )
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
+                [(k, v.astype(np.float32).tobytes()) for k, v in new_vectors.items()],
+            )
+            ids = np.array([chunk_id(doc.id, i, d.text) for i, d in enumerate(drafts)], dtype=np.int64)
+            self.conn.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (int(cid), doc.id, i, d.text, d.heading, d.page, d.page_end, d.tokens, k)
+                    for i, (cid, d, k) in enumerate(zip(ids, drafts, keys, strict=True))
+                ],
+            )
+            self.conn.executemany(
+                "INSERT INTO chunks_fts(rowid, tokens) VALUES (?, ?)",
+                [(int(cid), " ".join(keyword_tokens(d.index_text))) for cid, d in zip(ids, drafts, strict=True)],
+            )
+            self._drop_orphan_vectors()
+            self._bump_generation()
+            vectors = self.cached_vectors(list(keys))
+            matrix = np.stack([vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+        return removed, ids, matrix
+
+    def delete_document(self, doc_id: str) -> np.ndarray:
+        with self.transaction():
+            removed = self._delete_rows(doc_id)
+            self._drop_orphan_vectors()
+            self._bump_generation()
+        return removed
+
+    def _delete_rows(self, doc_id: str) -> np.ndarray:
+        ids = self.chunk_ids_of(doc_id)
+        self.conn.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(int(i),) for i in ids])
+        self.conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        return ids
+
+    def _drop_orphan_vectors(self) -> None:
+        self.conn.execute("DELETE FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)")
+
+    # -- reading chunks --------------------------------------------------------------------------------
+    def all_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) in batches, for rebuilding the FAISS index."""
+        cursor = self.conn.execute(
+            "SELECT c.id, v.vector FROM chunks c JOIN vectors v ON v.key = c.vector_key ORDER BY c.id"
+        )
+        while rows := cursor.fetchmany(4096):
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            yield ids, vecs
+
+    def chunks_by_id(self, ids: Sequence[int]) -> dict[int, Chunk]:
+        out: dict[int, Chunk] = {}
+        for start in range(0, len(ids), 500):
+            part = [int(i) for i in ids[start : start + 500]]
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                "SELECT c.id, c.doc_id, d.name, c.position, c.text, c.heading, c.page, c.page_end "
+                f"FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+                part,
+            )
+            for row in rows:
+                out[int(row[0])] = Chunk(*row)
+        return out
+
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        rows = self.conn.execute(
+            "SELECT c.id, c.doc_id, d.name, c.position, c.text, c.heading, c.page, c.page_end "
+            "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.doc_id = ? ORDER BY c.position",
+            (doc_id,),
+        )
+        return [Chunk(*row) for row in rows]
+
+    def keyword_search(self, tokens: Sequence[str], k: int) -> list[KeywordHit]:
+        """BM25 over the FTS5 index (SQLite's bm25() is negative: smaller is better; we flip the sign)."""
+        if not tokens or k <= 0:
+            return []
+        rows = self.conn.execute(
+            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+            (fts_query(tokens), k),
+        ).fetchall()
+        return [KeywordHit(int(r[0]), -float(r[1])) for r in rows]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (including KeyboardInterrupt)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.depth_owner = False
+
+    def __enter__(self) -> sqlite3.Connection:
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.depth_owner = True
+        return self.conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if not self.depth_owner:
+            return
+        if exc_type is None:
+            self.conn.execute("COMMIT")
+        else:
+            self.conn.execute("ROLLBACK")
