@@ -82,7 +82,12 @@ class SentenceTransformerEmbedder:
         self.name = name or f"st/{Path(name_or_path).name if Path(name_or_path).exists() else name_or_path}"
         lowered = name_or_path.lower()
         self._prefixes = ("query: ", "passage: ") if "e5" in Path(lowered).name else ("", "")
-        self.dim = 0
+        self._dim = 0
+
+    @property
+    def dim(self) -> int:
+        self._get()
+        return self._dim
 
     def _get(self) -> object:
         with self._lock:
@@ -98,7 +103,8 @@ class SentenceTransformerEmbedder:
                         f"cannot load sentence-transformers model {self._spec!r}: {exc}. "
                         "Give a local folder path, or a model already in the Hugging Face cache."
                     ) from exc
-                self.dim = int(model.get_sentence_embedding_dimension() or 0)
+                dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+                self._dim = int(dimension() or 0)
                 self._model = model
             return self._model
 
@@ -113,7 +119,7 @@ class SentenceTransformerEmbedder:
             vecs = model.encode(  # type: ignore[attr-defined]
                 inputs, batch_size=32, normalize_embeddings=True, show_progress_bar=False, convert_to_numpy=True
             )
-        return np.ascontiguousarray(np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim))
+        return np.ascontiguousarray(np.asarray(vecs, dtype=np.float32).reshape(len(texts), self._dim))
 
     def count_tokens(self, text: str) -> int:
         model = self._get()
