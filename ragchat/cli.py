@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from eval.cli import eval_app
 from ragchat.config import Settings
 from ragchat.errors import NotFound, RagchatError
 from ragchat.retrieval.retriever import MODES
@@ -28,6 +29,7 @@ kb_app = typer.Typer(help="Manage knowledge bases.", no_args_is_help=True)
 docs_app = typer.Typer(help="Manage the documents of a knowledge base.", no_args_is_help=True)
 app.add_typer(kb_app, name="kb")
 app.add_typer(docs_app, name="docs")
+app.add_typer(eval_app, name="eval")
 
 out = Console()
 err = Console(stderr=True)
@@ -232,6 +234,73 @@ def demo(
     report = run_ingest(services, [SAMPLES_DIR], "demo", show_progress=True)
     _print_report(report, "demo")
     _print_hits(services.retriever("demo").search(query, 3), query)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: RAGCHAT_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: RAGCHAT_PORT, 8000).")] = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs); models and indexes load once at startup."""
+    import uvicorn
+
+    from ragchat.api.app import create_app
+    from ragchat.api.settings import AppSettings
+
+    settings = AppSettings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port if port is not None else settings.server.port,
+        log_level="info",
+    )
+
+
+def _print_answer(result: Any) -> None:
+    out.print(result.answer, highlight=False, markup=False)
+    if result.refused:
+        err.print(f"[dim](refused: {result.refusal.reason})[/dim]", highlight=False)
+    if result.citations:
+        out.print("\n[bold]Sources[/bold]")
+    for c in result.citations:
+        page = ""
+        if c.page is not None:
+            page = f", p. {c.page}" + (f"-{c.page_end}" if c.page_end not in (None, c.page) else "")
+        heading = f" · {c.heading}" if c.heading else ""
+        out.print(f"[{c.n}] {c.doc_name}{page}{heading}", highlight=False, markup=False)
+        out.print(f"    {c.snippet}", style="dim", highlight=False, markup=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in Chinese or English.")],
+    kb: KbOption = None,
+    k: Annotated[int | None, typer.Option("-k", "--top-k", min=1, max=50, help="Chunks to retrieve.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question from a knowledge base, with numbered sources (RAGCHAT_LLM_* picks the backend)."""
+    from ragchat.generation.chat import build_pipeline
+
+    services = _services()
+    try:
+        result = build_pipeline(services).answer(kb, question, k=k)
+    finally:
+        services.close()
+    if not as_json:
+        _print_answer(result)
+        return
+    _print_json(
+        {
+            "kb": kb or services.settings.default_kb,
+            "question": result.question,
+            "answer": result.answer,
+            "refused": result.refused,
+            "refusal_reason": result.refusal.reason,
+            "citations": [c.__dict__ for c in result.citations],
+            "hits": [h.to_dict() for h in result.hits],
+            "timings_ms": result.timings_ms,
+        }
+    )
 
 
 def main() -> None:

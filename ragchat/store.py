@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     vector_key TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, position);
+CREATE INDEX IF NOT EXISTS chunks_vector ON chunks(vector_key);
 CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     tokens, tokenize = 'porter unicode61 remove_diacritics 2'
@@ -173,6 +174,7 @@ class Store:
         """
         with self.transaction():
             old = self.document_by_source(doc.source)
+            old_keys = self._vector_keys_of(old.id) if old is not None else []
             removed = self._delete_rows(old.id) if old is not None else np.zeros(0, dtype=np.int64)
             self.conn.execute(
                 "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -204,7 +206,7 @@ class Store:
                 "INSERT INTO chunks_fts(rowid, tokens) VALUES (?, ?)",
                 [(int(cid), " ".join(keyword_tokens(d.index_text))) for cid, d in zip(ids, drafts, strict=True)],
             )
-            self._drop_orphan_vectors()
+            self._drop_orphan_vectors(old_keys)
             self._bump_generation()
             vectors = self.cached_vectors(list(keys))
             matrix = np.stack([vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
@@ -212,8 +214,9 @@ class Store:
 
     def delete_document(self, doc_id: str) -> np.ndarray:
         with self.transaction():
+            old_keys = self._vector_keys_of(doc_id)
             removed = self._delete_rows(doc_id)
-            self._drop_orphan_vectors()
+            self._drop_orphan_vectors(old_keys)
             self._bump_generation()
         return removed
 
@@ -224,8 +227,16 @@ class Store:
         self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return ids
 
-    def _drop_orphan_vectors(self) -> None:
-        self.conn.execute("DELETE FROM vectors WHERE key NOT IN (SELECT vector_key FROM chunks)")
+    def _vector_keys_of(self, doc_id: str) -> list[str]:
+        rows = self.conn.execute("SELECT DISTINCT vector_key FROM chunks WHERE doc_id = ?", (doc_id,))
+        return [str(r[0]) for r in rows]
+
+    def _drop_orphan_vectors(self, keys: Sequence[str]) -> None:
+        """Delete the cached vectors of ``keys`` that no chunk uses any more (keys shared by chunks stay)."""
+        self.conn.executemany(
+            "DELETE FROM vectors WHERE key = ? AND NOT EXISTS (SELECT 1 FROM chunks WHERE vector_key = ?)",
+            [(k, k) for k in keys],
+        )
 
     # -- reading chunks --------------------------------------------------------------------------------
     def all_vectors(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:

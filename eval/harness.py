@@ -1,0 +1,200 @@
+"""The eval runs behind ``ragchat eval``: each returns a JSON-able report and its Markdown summary."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from eval.datasets import load_qa
+from eval.embed_cache import CachedEmbedder
+from eval.report import plot_lines
+from eval.retrieval import (
+    BASELINE,
+    HIT_KS,
+    OURS,
+    PipelineResult,
+    baseline_search,
+    build_corpus_kb,
+    compare_table,
+    kb_pipelines,
+    score_pipeline,
+)
+from ragchat.config import Settings
+from ragchat.errors import BadInput
+from ragchat.kb import KnowledgeBases
+from ragchat.retrieval.embedders import Embedder, make_embedder
+from ragchat.retrieval.retriever import Mode, Retriever
+from ragchat.services import retrieval_config
+
+logger = logging.getLogger(__name__)
+
+QA_COLUMNS = ("hit@1", "hit@3", "hit@5", "hit@10", "recall@10", "mrr@10", "ndcg@10", "within@1500", "within@3000")
+BEIR_COLUMNS = ("hit@1", "hit@10", "recall@10", "recall@100", "mrr@10", "ndcg@10")
+Tick = Callable[[int], None]
+StartTask = Callable[[str, int], Tick]
+
+
+@dataclass
+class EvalOutput:
+    report: dict[str, object]
+    markdown: str
+
+
+def eval_embedder(settings: Settings, spec: str | None, work_dir: Path) -> Embedder:
+    """The configured embedder, with vectors cached under ``work_dir`` so repeated runs are cheap."""
+    return CachedEmbedder(make_embedder(spec or settings.embedder), work_dir / "embeddings.sqlite")
+
+
+def _source_files(kb_docs: list[str]) -> list[Path]:
+    return [Path(s) for s in kb_docs if Path(s).exists()]
+
+
+def retrieval_on_dataset(
+    settings: Settings,
+    dataset: Path,
+    *,
+    kb_name: str | None,
+    corpus: list[Path],
+    work_dir: Path,
+    embedder_spec: str | None,
+    baseline: bool,
+    start: StartTask,
+    plot_dir: Path | None,
+) -> EvalOutput:
+    items = load_qa(dataset)
+    embedder = eval_embedder(settings, embedder_spec, work_dir)
+    if kb_name:
+        kb = KnowledgeBases(settings.data_dir, embedder).get(kb_name)
+        files = corpus or _source_files([d.source for d in kb.store.documents()])
+    elif corpus:
+        tick = start("building knowledge base", 1)
+        kb = build_corpus_kb(corpus, work_dir, embedder, settings)
+        tick(1)
+        from ingest.pipeline import discover
+
+        files = discover(corpus)
+    else:
+        raise BadInput("give --kb NAME (an existing knowledge base) or --corpus DIR (to build one)")
+    pipelines = kb_pipelines(kb, settings)
+    results: list[PipelineResult] = []
+    for name, search in pipelines.items():
+        res = score_pipeline(name, items, search, start(name, len(items)))
+        res.chunks = kb.store.counts()[1]
+        results.append(res)
+    if baseline:
+        if not files:
+            raise BadInput("the baseline needs the source files: give --corpus DIR (or use --no-baseline)")
+        tick = start("langchain baseline (split + embed)", 1)
+        search, chunks = baseline_search(files, embedder)
+        tick(1)
+        res = score_pipeline(BASELINE, items, search, start(BASELINE, len(items)))
+        res.chunks = chunks
+        results.append(res)
+    report: dict[str, object] = {
+        "kind": "retrieval",
+        "dataset": str(dataset),
+        "embedder": embedder.name,
+        "items": len(items),
+        "skipped_unanswerable": sum(1 for i in items if not i.answerable),
+        "settings": {
+            k: getattr(settings, k)
+            for k in ("chunk_tokens", "chunk_overlap", "top_k", "rrf_k", "dense_weight", "bm25_weight")
+        },
+        "pipelines": [r.to_dict() for r in results],
+    }
+    md = [
+        f"# Retrieval eval: {dataset.name}",
+        "",
+        f"Embedder `{embedder.name}`; {report['items']} items, {report['skipped_unanswerable']} unanswerable skipped; "
+        f"chunking {settings.chunk_tokens}/{settings.chunk_overlap} tokens; RRF k={settings.rrf_k}, "
+        f"weights dense {settings.dense_weight} / BM25 {settings.bm25_weight}.",
+        "",
+        compare_table(report["pipelines"], QA_COLUMNS),  # type: ignore[arg-type]
+    ]
+    ours = results[0]
+    for title, groups in (("type", ours.by_type), ("lang", ours.by_lang)):
+        md += [
+            "",
+            f"## {OURS} by {title}",
+            "",
+            f"| {title} | n | hit@1 | hit@5 | mrr@10 | within@1500 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for key, m in groups.items():
+            cells = " | ".join(f"{m[c]:.3f}" for c in ("hit@1", "hit@5", "mrr@10", "within@1500"))
+            md.append(f"| {key} | {int(m['queries'])} | {cells} |")
+    md += ["", f"## Misses of {OURS} (no relevant chunk in the top 10)", ""]
+    md += [f"- `{m['id']}` {m['query']} → retrieved {m['retrieved']}" for m in ours.misses] or ["(none)"]
+    if plot_dir is not None:
+        series = {r.name: [r.metrics[f"hit@{k}"] for k in HIT_KS] for r in results}
+        png = plot_lines(
+            plot_dir / "hit_at_k.png", f"Hit@k on {dataset.name}", [f"@{k}" for k in HIT_KS], series, "Hit@k"
+        )
+        md += ["", f"![Hit@k per pipeline]({png.name})"]
+    return EvalOutput(report, "\n".join(md))
+
+
+def retrieval_on_beir(
+    settings: Settings,
+    folder: Path,
+    *,
+    work_dir: Path,
+    embedder_spec: str | None,
+    baseline: bool,
+    start: StartTask,
+    plot_dir: Path | None,
+) -> EvalOutput:
+    from eval.beir import index_corpus, load_beir, score_beir
+
+    beir = load_beir(folder)
+    embedder = eval_embedder(settings, embedder_spec, work_dir)
+    safe = embedder.name.replace("/", "_")
+    kb = KnowledgeBases(work_dir / f"beir-{folder.name}-{safe}", embedder).get("beir", create=True)
+    index_corpus(kb, beir, batch_size=settings.embed_batch_size, progress=start("embedding corpus", len(beir.corpus)))
+    results: list[dict[str, object]] = []
+    depth = 100  # BEIR scores documents at depth 100 (recall@100)
+    deep = settings.model_copy(update={"dense_candidates": depth, "bm25_candidates": depth})
+    modes: tuple[tuple[str, Mode], ...] = ((OURS, "hybrid"), ("dense-only", "dense"), ("bm25-only", "bm25"))
+    for name, mode in modes:
+        retriever = Retriever(kb, retrieval_config(deep, mode=mode, top_k=depth))
+        tick = start(name, len(beir.queries))
+
+        def search(query: str, k: int, retriever: Retriever = retriever, tick: Tick = tick) -> list[str]:
+            tick(1)
+            return [h.chunk.doc_id for h in retriever.search(query, k)]
+
+        started = time.perf_counter()
+        metrics = score_beir(name, beir, search, depth)
+        metrics["seconds"] = time.perf_counter() - started
+        results.append({"name": name, "chunks": len(beir.corpus), "metrics": metrics})
+    if baseline:
+        from eval.baseline import LangChainBaseline
+
+        tick = start("langchain baseline (split + embed)", 1)
+        base = LangChainBaseline.from_texts([(i, f"{t} {x}".strip()) for i, (t, x) in beir.corpus.items()], embedder)
+        tick(1)
+        results.append(
+            {"name": BASELINE, "chunks": base.chunks, "metrics": score_beir(BASELINE, beir, base.search_ids, depth)}
+        )
+    report: dict[str, object] = {
+        "kind": "retrieval-beir",
+        "dataset": str(folder),
+        "embedder": embedder.name,
+        "pipelines": results,
+    }
+    md = [
+        f"# Retrieval eval: BEIR {folder.name}",
+        "",
+        f"Embedder `{embedder.name}`; {len(beir.queries)} test queries, {len(beir.corpus)} documents (one chunk each: "
+        "title + text). Document-level relevance from qrels; nDCG@10 as pytrec_eval computes it.",
+        "",
+        compare_table(results, BEIR_COLUMNS),
+    ]
+    if plot_dir is not None:
+        series = {str(r["name"]): [r["metrics"][f"hit@{k}"] for k in (1, 10)] for r in results}  # type: ignore[index]
+        png = plot_lines(plot_dir / "hit_at_k.png", f"Hit@k on {folder.name}", ["@1", "@10"], series, "Hit@k")
+        md += ["", f"![Hit@k per pipeline]({png.name})"]
+    return EvalOutput(report, "\n".join(md))
