@@ -109,3 +109,64 @@ def retrieval(
         else:
             raise typer.BadParameter("give --dataset PATH (with --kb or --corpus) or --beir DIR")
     _finish(output, folder, old)
+
+
+@eval_app.command("answers")
+def answers(
+    dataset: Annotated[Path, typer.Option("--dataset", help="Evidence-quote JSONL dataset.")],
+    kb: Annotated[str | None, typer.Option("--kb", help="Existing knowledge base to chat with.")] = None,
+    corpus: Annotated[
+        list[Path] | None, typer.Option("--corpus", help="Folder(s) to build a temporary knowledge base from.")
+    ] = None,
+    judge: Annotated[
+        str, typer.Option("--judge", help="offline (no LLM), llm (the configured RAGCHAT_LLM_*), or auto.")
+    ] = "auto",
+    work_dir: WorkDirOption = None,
+    out_dir: OutOption = None,
+    old: CompareOption = None,
+) -> None:
+    """Run the real chat pipeline on every item: refusal accuracy, faithfulness, hallucination rate, correctness."""
+    from eval.harness import answers_on_dataset
+
+    if judge not in ("offline", "llm", "auto"):
+        raise typer.BadParameter("--judge must be offline, llm or auto")
+    settings = Settings()
+    folder = _out_dir(out_dir, "answers")
+    with _progress() as start:
+        output = answers_on_dataset(
+            settings,
+            dataset,
+            kb_name=kb,
+            corpus=list(corpus or []),
+            work_dir=work_dir or settings.data_dir / "eval-cache",
+            judge_name=judge,
+            start=start,
+            plot_dir=folder,
+        )
+    _finish(output, folder, old)
+
+
+@eval_app.command("judge")
+def judge_cmd(
+    dataset: Annotated[Path, typer.Option("--dataset", help="HaluEval-style JSONL: knowledge, question, answers.")],
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N questions.")] = None,
+    embedder: EmbedderOption = None,
+    work_dir: WorkDirOption = None,
+    out_dir: OutOption = None,
+    old: CompareOption = None,
+) -> None:
+    """Measure the offline judge on labelled right vs hallucinated answers (AUROC, precision, recall)."""
+    from eval.harness import judge_on_halueval
+
+    settings = Settings()
+    folder = _out_dir(out_dir, "judge")
+    with _progress() as start:
+        output = judge_on_halueval(
+            settings,
+            dataset,
+            work_dir=work_dir or settings.data_dir / "eval-cache",
+            embedder_spec=embedder,
+            limit=limit,
+            start=start,
+        )
+    _finish(output, folder, old)

@@ -27,7 +27,7 @@ from ragchat.errors import BadInput
 from ragchat.kb import KnowledgeBases
 from ragchat.retrieval.embedders import Embedder, make_embedder
 from ragchat.retrieval.retriever import Mode, Retriever
-from ragchat.services import retrieval_config
+from ragchat.services import Services, retrieval_config
 
 logger = logging.getLogger(__name__)
 
@@ -197,4 +197,167 @@ def retrieval_on_beir(
         series = {str(r["name"]): [r["metrics"][f"hit@{k}"] for k in (1, 10)] for r in results}  # type: ignore[index]
         png = plot_lines(plot_dir / "hit_at_k.png", f"Hit@k on {folder.name}", ["@1", "@10"], series, "Hit@k")
         md += ["", f"![Hit@k per pipeline]({png.name})"]
+    return EvalOutput(report, "\n".join(md))
+
+
+def _answer_services(
+    settings: Settings, kb_name: str | None, corpus: list[Path], work_dir: Path, embedder: Embedder, start: StartTask
+) -> tuple[Services, str]:
+    if kb_name:
+        return Services(settings, embedder, KnowledgeBases(settings.data_dir, embedder)), kb_name
+    if not corpus:
+        raise BadInput("give --kb NAME (an existing knowledge base) or --corpus DIR (to build one)")
+    tick = start("building knowledge base", 1)
+    kb = build_corpus_kb(corpus, work_dir, embedder, settings)
+    tick(1)
+    return Services(settings, embedder, KnowledgeBases(kb.directory.parent.parent, embedder)), kb.name
+
+
+def answers_on_dataset(
+    settings: Settings,
+    dataset: Path,
+    *,
+    kb_name: str | None,
+    corpus: list[Path],
+    work_dir: Path,
+    judge_name: str,
+    start: StartTask,
+    plot_dir: Path | None,
+) -> EvalOutput:
+    from eval.answers import evaluate_answers, faithfulness_by_type, summarize
+    from eval.judge import LLMJudge, OfflineJudge
+    from eval.report import plot_bars
+    from ragchat.generation.chat import build_pipeline
+    from ragchat.generation.settings import LLMSettings
+
+    items = load_qa(dataset)
+    embedder = eval_embedder(settings, None, work_dir)
+    services, kb = _answer_services(settings, kb_name, corpus, work_dir, embedder, start)
+    llm = LLMSettings()
+    pipeline = build_pipeline(services, llm=llm)
+    if judge_name == "llm" and llm.backend != "openai":
+        raise BadInput("--judge llm needs an LLM: set RAGCHAT_LLM_BACKEND=openai and RAGCHAT_LLM_BASE_URL")
+    use_llm = judge_name == "llm" or (judge_name == "auto" and llm.backend == "openai")
+    judge = LLMJudge(pipeline.model) if use_llm else OfflineJudge(embedder)
+
+    def answer(question: str) -> tuple[str, bool, list[str]]:
+        prepared = pipeline.prepare(kb, question)
+        result = pipeline.finish(prepared, pipeline.generate(prepared))
+        return result.answer, result.refused, [s.hit.chunk.text for s in prepared.sources]
+
+    results = evaluate_answers(items, answer, judge, embedder, start("answering", len(items)))
+    summary = summarize(results)
+    by_type = faithfulness_by_type(results)
+    report: dict[str, object] = {
+        "kind": "answers",
+        "dataset": str(dataset),
+        "kb": kb,
+        "backend": llm.backend,
+        "judge": judge.name,
+        "judge_threshold": judge.threshold,
+        "embedder": embedder.name,
+        "summary": summary,
+        "faithfulness_by_type": by_type,
+        "items": [r.to_dict() for r in results],
+    }
+
+    def fmt(value: object) -> str:
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    md = [
+        f"# Answer eval: {dataset.name}",
+        "",
+        f"Backend `{llm.backend}`, judge `{judge.name}` (threshold {judge.threshold}), embedder `{embedder.name}`.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        *[f"| {k} | {fmt(v)} |" for k, v in summary.items()],
+        "",
+        "## Faithfulness by item type",
+        "",
+        "| type | faithfulness |",
+        "|---|---|",
+        *[f"| {t} | {v:.3f} |" for t, v in by_type.items()],
+        "",
+        "## Per item",
+        "",
+        "| id | type | refused | claims | faithfulness | F1 | flagged claims |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        flagged = "; ".join(c[:60] for c in r.unsupported_claims) or "-"
+        wrong = (
+            " (should answer)"
+            if r.refused and r.answerable
+            else " (should refuse)"
+            if not r.refused and not r.answerable
+            else ""
+        )
+        md.append(
+            f"| {r.id} | {r.type} | {r.refused}{wrong} | {r.claims} | {fmt(r.faithfulness)} | {fmt(r.f1)} | {flagged} |"
+        )
+    if plot_dir is not None and by_type:
+        png = plot_bars(plot_dir / "faithfulness_by_type.png", "Faithfulness per item type", by_type, "faithfulness")
+        md += ["", f"![Faithfulness per item type]({png.name})"]
+    return EvalOutput(report, "\n".join(md))
+
+
+def judge_on_halueval(
+    settings: Settings, dataset: Path, *, work_dir: Path, embedder_spec: str | None, limit: int | None, start: StartTask
+) -> EvalOutput:
+    """The offline judge against labelled right vs hallucinated answers, beside the token-ratio baseline."""
+    import json
+
+    from eval.judge import OfflineJudge, TokenRatioJudge
+    from eval.metrics import auroc, precision_recall
+
+    if not dataset.exists():
+        raise BadInput(f"dataset not found: {dataset}")
+    rows = [json.loads(line) for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = rows[:limit] if limit else rows
+    embedder = eval_embedder(settings, embedder_spec, work_dir)
+    judges = [OfflineJudge(embedder), TokenRatioJudge()]
+    tick = start("judging", len(rows))
+    scores: dict[str, list[float]] = {j.name: [] for j in judges}
+    labels: list[bool] = []  # True = hallucinated
+    for row in rows:
+        for answer, hallucinated in ((row["right_answer"], False), (row["hallucinated_answer"], True)):
+            labels.append(hallucinated)
+            for j in judges:
+                verdict = j.judge(row["question"], [answer], [row["knowledge"]])[0]
+                scores[j.name].append(verdict.support)
+        tick(1)
+    results = []
+    for j in judges:
+        flagged = [s < j.threshold for s in scores[j.name]]
+        precision, recall = precision_recall(flagged, labels)
+        results.append(
+            {
+                "name": j.name,
+                "auroc": auroc([-s for s in scores[j.name]], labels),
+                "threshold": j.threshold,
+                "precision": precision,
+                "recall": recall,
+            }
+        )
+    report: dict[str, object] = {
+        "kind": "judge",
+        "dataset": str(dataset),
+        "pairs": len(rows),
+        "embedder": embedder.name,
+        "judges": results,
+    }
+    md = [
+        f"# Judge eval: {dataset.name}",
+        "",
+        f"{len(rows)} questions, each with a right and a hallucinated answer; positive class = hallucinated "
+        f"(flagged when support < threshold). Embedder `{embedder.name}`.",
+        "",
+        "| judge | AUROC | threshold | precision | recall |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['name']} | {r['auroc']:.3f} | {r['threshold']} | {r['precision']:.3f} | {r['recall']:.3f} |"
+            for r in results
+        ],
+    ]
     return EvalOutput(report, "\n".join(md))

