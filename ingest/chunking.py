@@ -30,7 +30,8 @@ _ZH_ENUM = re.compile(r"^\s*[一二三四五六七八九十]{1,3}[、.．]\s*\S"
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 _LIST_PREFIX = re.compile(r"^\s*(?:[-*+]|\d+[.)、]|\(?\d+\)|[一二三四五六七八九十]+、)\s*")
-_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=\.)(?=\s|$)")
+# A full stop ends a sentence before a space, the end, or Chinese text, and always right after Chinese text.
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[\u4e00-\u9fff]\.)|(?<=\.)(?=\s|$|[\u4e00-\u9fff])")
 _WS = re.compile(r"\s+")
 
 # Levels: Markdown 1-6 (or their numbering depth); 一、 style 7; Q-items and question lines 8.

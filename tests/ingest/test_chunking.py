@@ -107,3 +107,8 @@ def test_pages_are_tracked_per_chunk() -> None:
 def test_bad_parameters_are_rejected_with_the_value() -> None:
     with pytest.raises(ValueError, match="overlap_tokens"):
         Chunker(count_chars, max_tokens=50, overlap_tokens=50)
+
+
+def test_english_full_stop_before_chinese_text_ends_a_sentence() -> None:
+    assert split_sentences("微调成本低.LoRA的原理") == ["微调成本低.", "LoRA的原理"]
+    assert split_sentences("设计.通过引入低秩矩阵") == ["设计.", "通过引入低秩矩阵"]
