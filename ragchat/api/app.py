@@ -74,9 +74,9 @@ def create_app(
         svc = services if services is not None else Services.build(cfg.core)
         warm_up(svc)
         pipeline = build_pipeline(svc, llm=cfg.llm, chat=cfg.chat, model=chat_model)
+        widget_tokens = TokenStore.open(cfg.core.data_dir)
         job_manager = JobManager()
         job_manager.start()
-        widget_tokens = TokenStore.open(cfg.core.data_dir)
         logger.info("ragchat ready: embedder %s, backend %s", svc.embedder.name, pipeline.model.name)
         try:
             yield {

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, Field
 
 from ragchat.api.deps import ServicesDep
 from ragchat.api.routes import errors
+from ragchat.api.schemas import ErrorPublic
 from ragchat.api.security import AdminOnly, TokensDep
 from ragchat.tokens import MAX_ORIGINS, MAX_RATE_PER_MINUTE, WidgetToken
 
 router = APIRouter(prefix="/tokens", tags=["widget tokens"], dependencies=[AdminOnly])
 
-AUTH_ERRORS = {
-    401: {"description": "The admin API key is missing or wrong (only when RAGCHAT_ADMIN_API_KEY is set)"},
-    403: {"description": "A widget token was used for an admin endpoint"},
+AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorPublic, "description": "Admin API key missing or wrong (when RAGCHAT_ADMIN_API_KEY is set)"},
+    403: {"model": ErrorPublic, "description": "A widget token was used for an admin endpoint"},
 }
 
 
