@@ -1,6 +1,6 @@
 """Chat latency of the default configuration (extractive backend: retrieval included, no LLM).
 
-    python -m eval.bench_chat [--data-dir /work/cache/notes-data] [--kb notes] [-n 50] [--threads N]
+    python -m eval.bench_chat [--data-dir DIR] [--kb notes] [-n 50] [--threads N]
 
 Loads the notes knowledge base once (as the server's lifespan does), warms up, then answers ``n`` dev-set
 questions one after another through the full chat pipeline (retrieve, refuse?, pack, compose, cite) and
@@ -29,15 +29,17 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from eval.calibrate_refusal import DEFAULT_CORPUS, DEFAULT_DATA_DIR, DEFAULT_DATASET, ensure_kb, load_items
+    from eval.calibrate_refusal import DEFAULT_CORPUS, DEFAULT_DATASET, ensure_kb, load_items
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("RAGCHAT_DATA_DIR", DEFAULT_DATA_DIR)))
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: RAGCHAT_DATA_DIR")
     parser.add_argument("--kb", default="notes")
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("-n", type=int, default=50, help="Questions to time (the dev set is cycled).")
     parser.add_argument(
-        "--threads", type=int, default=1,
+        "--threads",
+        type=int,
+        default=1,
         help="OMP_NUM_THREADS for the embedder (default 1: one short query gains nothing from more threads, "
         "and on a busy 2-core machine OpenMP's spinning threads make the tail latency several times worse; "
         "0 leaves the environment alone).",
@@ -51,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from ragchat.generation.settings import LLMSettings
     from ragchat.services import Services
 
-    services = Services.build(Settings(data_dir=args.data_dir))
+    services = Services.build(Settings(data_dir=args.data_dir) if args.data_dir else Settings())
     ensure_kb(services, args.kb, DEFAULT_CORPUS)
     started = time.perf_counter()
     warm = getattr(services.embedder, "warm_up", None)

@@ -1,6 +1,6 @@
 """Calibrate the refusal thresholds on the dev set: which questions does the knowledge base not answer?
 
-    python -m eval.calibrate_refusal [--data-dir /work/cache/notes-data] [--kb notes]
+    python -m eval.calibrate_refusal [--data-dir DIR] [--kb notes]
 
 Retrieves every dev question from the notes knowledge base (ingesting the corpus first if the knowledge base
 is missing), computes the refusal signals of :mod:`ragchat.generation.refusal` (best dense cosine of the top
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,6 @@ from ragchat.services import Services
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 DEFAULT_DATASET = SHARED / "eval" / "seeds_qa_dev.jsonl"
 DEFAULT_CORPUS = SHARED / "corpus" / "llm-notes"
-DEFAULT_DATA_DIR = Path("/work/cache/notes-data")
 
 
 @dataclass(frozen=True)
@@ -138,13 +136,13 @@ def search(items: Sequence[Item], sigs: Sequence[Signals], window: int) -> tuple
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("RAGCHAT_DATA_DIR", DEFAULT_DATA_DIR)))
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: RAGCHAT_DATA_DIR")
     parser.add_argument("--kb", default="notes")
     parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     args = parser.parse_args(argv)
 
-    services = Services.build(Settings(data_dir=args.data_dir))
+    services = Services.build(Settings(data_dir=args.data_dir) if args.data_dir else Settings())
     ensure_kb(services, args.kb, args.corpus)
     chat = ChatSettings()
     retriever = services.retriever(args.kb)

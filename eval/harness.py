@@ -308,7 +308,7 @@ def judge_on_halueval(
     """The offline judge against labelled right vs hallucinated answers, beside the token-ratio baseline."""
     import json
 
-    from eval.judge import OfflineJudge, TokenRatioJudge
+    from eval.judge import Judge, OfflineJudge, TokenRatioJudge
     from eval.metrics import auroc, precision_recall
 
     if not dataset.exists():
@@ -316,7 +316,7 @@ def judge_on_halueval(
     rows = [json.loads(line) for line in dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
     rows = rows[:limit] if limit else rows
     embedder = eval_embedder(settings, embedder_spec, work_dir)
-    judges = [OfflineJudge(embedder), TokenRatioJudge()]
+    judges: list[Judge] = [OfflineJudge(embedder), TokenRatioJudge()]
     tick = start("judging", len(rows))
     scores: dict[str, list[float]] = {j.name: [] for j in judges}
     labels: list[bool] = []  # True = hallucinated

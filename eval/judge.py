@@ -60,7 +60,7 @@ class Judge(Protocol):
 
 
 def _context_sentences(context: Sequence[str]) -> list[str]:
-    out = []
+    out: list[str] = []
     for passage in context:
         for line in passage.splitlines():
             out.extend(s.strip() for s in split_sentences(line) if s.strip())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ragchat.errors import BadInput
@@ -23,7 +23,7 @@ def write_markdown(markdown: str, out_dir: Path) -> Path:
     return path
 
 
-def plot_lines(path: Path, title: str, xs: Sequence[str], series: dict[str, Sequence[float]], ylabel: str) -> Path:
+def plot_lines(path: Path, title: str, xs: Sequence[str], series: Mapping[str, Sequence[float]], ylabel: str) -> Path:
     """One line per series over categorical xs (e.g. Hit@k per pipeline), saved as PNG."""
     import matplotlib
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eval.datasets import QAItem
 from eval.metrics import evidence_within_budget, hit_at, mrr_at, ndcg_at, recall_at
@@ -148,7 +149,7 @@ def baseline_search(files: Sequence[Path], embedder: Embedder) -> tuple[Search, 
     return baseline.search, baseline.chunks
 
 
-def compare_table(pipelines: Sequence[dict[str, object]], columns: Sequence[str]) -> str:
+def compare_table(pipelines: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """Markdown table of ``columns`` per pipeline, plus ours / baseline ratios when both are present."""
     lines = ["| pipeline | chunks | " + " | ".join(columns) + " |", "|---" * (len(columns) + 2) + "|"]
     by_name = {str(p["name"]): p["metrics"] for p in pipelines}

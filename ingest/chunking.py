@@ -1,9 +1,9 @@
 """Heading-aware chunking measured in embedder tokens.
 
 1. Lines become blocks: headings, paragraphs, fenced code, tables (each block remembers its page).
-2. Headings open sections; each section's chunks carry the heading path that leads to them. A heading
-   with no body of its own produces no chunk: it only leads to its sub-sections (headings must lead to
-   content, not compete with it).
+2. Headings (lines that are only a bold label too) open sections; each section's chunks carry the heading
+   path that leads to them. A heading with no body of its own produces no chunk: it only leads to its
+   sub-sections (headings must lead to content, not compete with it).
 3. Tables of contents, runs of short lines that reappear later in the document as headings, are dropped:
    on these notes they are exactly the questions users ask and would outrank the sections that answer them.
 4. Each section's blocks are packed into chunks of at most ``max_tokens``; a block that is too long is split
@@ -26,6 +26,7 @@ TokenCounter = Callable[[str], int]
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _Q_ITEM = re.compile(r"^\s*[-*+]\s+(Q\d+\s*[:：.]?\s*\*\*.+?\*\*.*)$")
 _NUMBERED = re.compile(r"^\s*((?:\d+\.){1,4}\d*)\s*\S")
+_BOLD_LABEL = re.compile(r"^\s*(?:[-*+]\s+)?\*\*([^*]{1,40}?)\*\*\s*[:：]?\s*$")
 _ZH_ENUM = re.compile(r"^\s*[一二三四五六七八九十]{1,3}[、.．]\s*\S")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
@@ -34,9 +35,11 @@ _LIST_PREFIX = re.compile(r"^\s*(?:[-*+]|\d+[.)、]|\(?\d+\)|[一二三四五六
 _SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|(?<=[\u4e00-\u9fff]\.)|(?<=\.)(?=\s|$|[\u4e00-\u9fff])")
 _WS = re.compile(r"\s+")
 
-# Levels: Markdown 1-6 (or their numbering depth); 一、 style 7; Q-items and question lines 8.
+# Levels: Markdown 1-6 (or their numbering depth); 一、 style 7; Q-items and question lines 8; a line that
+# is nothing but a bold label ("- **QLoRA篇**") 9.
 _LEVEL_ZH_ENUM = 7
 _LEVEL_QUESTION = 8
+_LEVEL_LABEL = 9
 _MAX_HEADING_CHARS = 80
 _MAX_TOC_ENTRY_CHARS = 40
 
@@ -68,6 +71,9 @@ def _heading_level(line: str, next_is_blank: bool, prev_is_blank: bool) -> tuple
     m = _Q_ITEM.match(line)
     if m:
         return _LEVEL_QUESTION, m.group(1).replace("**", "").strip()
+    m = _BOLD_LABEL.match(line)
+    if m:
+        return _LEVEL_LABEL, m.group(1).strip()
     if not (prev_is_blank and next_is_blank):
         return None
     if _ZH_ENUM.match(stripped):
@@ -79,9 +85,10 @@ def _heading_level(line: str, next_is_blank: bool, prev_is_blank: bool) -> tuple
 
 def to_blocks(doc: ParsedDocument) -> list[Block]:
     lines: list[tuple[str, int | None]] = []
-    for page in doc.pages:
-        lines.extend((line.rstrip(), page.number) for line in page.text.replace("\r\n", "\n").split("\n"))
-        lines.append(("", page.number))
+    for page_text in doc.pages:
+        number = page_text.number
+        lines.extend((line.rstrip(), number) for line in page_text.text.replace("\r\n", "\n").split("\n"))
+        lines.append(("", number))
     blocks: list[Block] = []
     para: list[str] = []
     para_page: int | None = None

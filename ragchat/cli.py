@@ -176,7 +176,7 @@ def kb_list(as_json: JsonOption = False) -> None:
     for col in ("name", "documents", "chunks", "embedder"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["name"], str(r["documents"]), str(r["chunks"]), str(r["embedder"] or "-"))
+        table.add_row(str(r["name"]), str(r["documents"]), str(r["chunks"]), str(r["embedder"] or "-"))
     out.print(table)
 
 
@@ -303,6 +303,14 @@ def ask(
             "timings_ms": result.timings_ms,
         }
     )
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def bench(ctx: typer.Context) -> None:
+    """Benchmarks: ingest vs the LangChain baseline, search latency at 1k-100k chunks, server memory (-h: options)."""
+    from eval.bench import run
+
+    run(ctx.args)
 
 
 def main() -> None:

@@ -33,15 +33,19 @@ class Settings(BaseSettings):
         "whose requests run concurrently and need a steady latency more than a parallel one).",
     )
 
-    chunk_tokens: int = Field(256, ge=32, le=510, description="Target chunk size in embedder tokens.")
-    chunk_overlap: int = Field(48, ge=0, description="Overlap between neighbouring chunks, in tokens.")
+    # Chosen by measurement (README "Retrieval quality"): 384/64 beat 160/32, 256/48 and 480/80 on MRR@10
+    # and evidence-within-1500 characters on the dev set.
+    chunk_tokens: int = Field(384, ge=32, le=510, description="Maximum chunk size in embedder tokens.")
+    chunk_overlap: int = Field(64, ge=0, description="Overlap between neighbouring chunks, in tokens.")
 
     top_k: int = Field(8, gt=0, le=100)
     dense_candidates: int = Field(50, gt=0, le=1000)
     bm25_candidates: int = Field(50, gt=0, le=1000)
-    rrf_k: int = Field(60, gt=0)
-    dense_weight: float = Field(1.0, ge=0.0)
-    bm25_weight: float = Field(0.5, ge=0.0)
+    # BM25 is the weaker ranker on these notes (MRR@10 0.70 vs 0.77 dense): weight 0.3 was best or tied at
+    # every chunk size tried, 1.0 (plain RRF) the worst; k=20 tied or beat the usual 60.
+    rrf_k: int = Field(20, gt=0, description="Reciprocal-rank-fusion constant k.")
+    dense_weight: float = Field(1.0, ge=0.0, description="Weight of the dense ranking in the fusion.")
+    bm25_weight: float = Field(0.3, ge=0.0, description="Weight of the BM25 ranking in the fusion.")
 
     max_file_mb: float = Field(100.0, gt=0)
 

@@ -26,7 +26,9 @@ class Embedder(Protocol):
     """Turns texts into L2-normalised float32 vectors; ``name`` identifies the model in a knowledge base."""
 
     name: str
-    dim: int
+
+    @property
+    def dim(self) -> int: ...
 
     def embed(self, texts: Sequence[str], *, kind: Kind) -> np.ndarray: ...
 

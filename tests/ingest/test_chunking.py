@@ -112,3 +112,12 @@ def test_bad_parameters_are_rejected_with_the_value() -> None:
 def test_english_full_stop_before_chinese_text_ends_a_sentence() -> None:
     assert split_sentences("微调成本低.LoRA的原理") == ["微调成本低.", "LoRA的原理"]
     assert split_sentences("设计.通过引入低秩矩阵") == ["设计.", "通过引入低秩矩阵"]
+
+
+def test_bold_label_line_is_a_heading_so_an_otherwise_empty_section_makes_no_chunk() -> None:
+    text = (
+        "## 2.6 PEFT\n\n### 2.6.3 LoRA 的特点是什么?\n\n  - **QLoRA篇**\n\n### 2.6.4 QLoRA 的思路是怎么样的?\n\n"
+        "### 2.6.7 Prefix 是什么?\n\n**收集数据**：\n\n先收集领域语料。\n"
+    )
+    drafts = Chunker(count_chars, max_tokens=200, overlap_tokens=0).chunk(doc(text))
+    assert [(d.heading, d.text) for d in drafts] == [("2.6 PEFT > 2.6.7 Prefix 是什么? > 收集数据", "先收集领域语料。")]
