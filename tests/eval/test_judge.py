@@ -92,3 +92,7 @@ def test_eval_judge_command_reports_auroc_for_both_judges(tmp_path: Path) -> Non
     assert [j["name"] for j in report["judges"]] == ["offline", "token-ratio"]
     assert report["judges"][0]["auroc"] == 1.0
     assert "| offline |" in (out / "report.md").read_text(encoding="utf-8")
+
+
+def test_numbering_fragments_are_not_claims() -> None:
+    assert split_claims("2.5. LoRA 训练低秩矩阵。") == ["LoRA 训练低秩矩阵。"]
