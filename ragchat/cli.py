@@ -228,32 +228,44 @@ def docs_delete(
 @app.command()
 def demo(
     query: Annotated[str, typer.Option(help="Sample search to run.")] = "混合检索是怎么融合 BM25 和向量检索结果的？",
+    serve_after: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Start the service with the chat widget afterwards.")
+    ] = True,
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: RAGCHAT_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: RAGCHAT_PORT, 8000).")] = None,
 ) -> None:
-    """Build the 'demo' knowledge base from the bundled sample documents and run a sample search."""
+    """Build the 'demo' knowledge base from the bundled samples, run a sample search, then serve the widget."""
     services = _services()
     report = run_ingest(services, [SAMPLES_DIR], "demo", show_progress=True)
     _print_report(report, "demo")
     _print_hits(services.retriever("demo").search(query, 3), query)
+    services.close()
+    if serve_after:
+        serve(host=host, port=port, banner="the demo page chats with the 'demo' knowledge base")
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: RAGCHAT_HOST, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: RAGCHAT_PORT, 8000).")] = None,
+    banner: Annotated[str, typer.Option(hidden=True)] = "upload documents and chat from the demo page",
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs); models and indexes load once at startup."""
+    """Serve the HTTP API, the demo page and the chat widget; models and indexes load once at startup."""
     import uvicorn
 
     from ragchat.api.app import create_app
     from ragchat.api.settings import AppSettings
 
     settings = AppSettings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.server.host,
-        port=port if port is not None else settings.server.port,
-        log_level="info",
+    bind = host or settings.server.host
+    chosen = port if port is not None else settings.server.port
+    shown = "127.0.0.1" if bind in ("0.0.0.0", "::") else bind
+    out.print(
+        f"\n[bold]Open http://{shown}:{chosen}/[/bold] ({banner}); API docs at http://{shown}:{chosen}/docs. "
+        "Ctrl-C stops the server.",
+        highlight=False,
     )
+    uvicorn.run(create_app(settings), host=bind, port=chosen, log_level="info")
 
 
 def _print_answer(result: Any) -> None:
