@@ -23,6 +23,9 @@ from ragchat.domain import ChunkDraft
 
 TokenCounter = Callable[[str], int]
 
+CHUNKER_VERSION = 2
+"""Bumped whenever the chunker cuts the same text differently: stored files are then re-chunked on ingest."""
+
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.+?)\s*#*\s*$")
 _Q_ITEM = re.compile(r"^\s*[-*+]\s+(Q\d+\s*[:：.]?\s*\*\*.+?\*\*.*)$")
 _NUMBERED = re.compile(r"^\s*((?:\d+\.){1,4}\d*)\s*\S")
@@ -226,6 +229,11 @@ class Chunker:
         self.overlap_tokens = overlap_tokens
         base = count_tokens("")
         self._count = lambda text: max(1, count_tokens(text) - base)
+
+    @property
+    def signature(self) -> str:
+        """What decides how a file is cut, recorded with each document."""
+        return f"heading-aware v{CHUNKER_VERSION} {self.max_tokens}/{self.overlap_tokens} tokens"
 
     def chunk(self, doc: ParsedDocument) -> list[ChunkDraft]:
         drafts: list[ChunkDraft] = []

@@ -166,7 +166,7 @@ class Ingestor:
                 )
             digest = file_sha256(path)
             existing = self.kb.store.document_by_source(source)
-            if existing is not None and existing.file_hash == digest:
+            if existing is not None and existing.file_hash == digest and existing.chunking == self.chunker.signature:
                 return FileOutcome(shown, "unchanged", chunks=existing.chunks, doc_id=existing.id)
             parsed = parse_file(path)
             drafts = self.chunker.chunk(parsed)
@@ -190,6 +190,7 @@ class Ingestor:
                 chunks=len(drafts),
                 added_at=time.time(),
                 warnings=parsed.warnings,
+                chunking=self.chunker.signature,
             )
             self.kb.put_document(doc, drafts, new_vectors)
             status: Status = "replaced" if existing is not None else "added"

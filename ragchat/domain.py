@@ -49,6 +49,7 @@ class Document:
     chunks: int
     added_at: float
     warnings: tuple[str, ...] = ()
+    chunking: str = ""  # the chunker and settings that cut it: re-ingesting with others re-chunks the file
 
 
 @dataclass(frozen=True)

@@ -148,3 +148,30 @@ def test_kb_names_are_validated_and_kbs_are_independent(tmp_path: Path, notes: P
         kbs.get("../escape", create=True)
     kbs.delete("other")
     assert kbs.names() == ["notes"]
+
+
+def test_new_chunk_settings_rechunk_unchanged_files(tmp_path: Path, notes: Path) -> None:
+    kbs, kb, ingestor = make(tmp_path)
+    ingestor.ingest([notes])
+    finer = make_ingestor(kb, chunk_tokens=32, chunk_overlap=4, batch_size=4, max_file_mb=1)
+    report = finer.ingest([notes])
+    assert [o.status for o in report.outcomes] == ["replaced", "replaced", "skipped"]
+    assert {d.chunking for d in kb.store.documents()} == {finer.chunker.signature}
+    assert [o.status for o in finer.ingest([notes]).outcomes] == ["unchanged", "unchanged", "skipped"]
+    consistent(kb)
+
+
+def test_a_version_1_database_is_migrated_in_place(tmp_path: Path, notes: Path) -> None:
+    import sqlite3
+
+    _, kb, ingestor = make(tmp_path)
+    ingestor.ingest([notes])
+    kb.close()
+    db = kb.directory / "kb.sqlite"
+    with sqlite3.connect(db) as conn:  # what a database written by schema version 1 looks like
+        conn.execute("ALTER TABLE documents DROP COLUMN chunking")
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    reopened = KnowledgeBases(tmp_path / "data", HashEmbedder()).get("notes")
+    assert reopened.store.get_meta("schema_version") == "2"
+    assert {d.chunking for d in reopened.store.documents()} == {""}
+    assert consistent(reopened) > 0
