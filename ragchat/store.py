@@ -19,7 +19,22 @@ import numpy as np
 from ragchat.domain import Chunk, ChunkDraft, Document, sha256_hex
 from ragchat.text import keyword_tokens
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+# Statements that bring a database from version N to N + 1, applied in one transaction on open.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE documents ADD COLUMN chunking TEXT NOT NULL DEFAULT ''",),
+}
+_DOC_COLUMNS = "id, name, source, file_hash, size_bytes, pages, chunks, added_at, warnings, chunking"
+
+KEYWORD_POSTINGS_BUDGET = 5000
+"""Most FTS5 rows one keyword search may score (the sum of its terms' document frequencies).
+
+FTS5 scores every row that matches any term of an OR-query, ~1-3 us a row on this 2-core machine, and
+a term such as "模型" can match most of a large knowledge base. :meth:`Store.keyword_search` therefore keeps
+the query's rarest terms up to this budget and drops the commonest, whose BM25 weight (idf) is smallest;
+terms matching more than half of all chunks have an idf FTS5 clamps to ~0 and are always dropped (they
+only decide membership), and the rarest term is always kept."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,7 +47,8 @@ CREATE TABLE IF NOT EXISTS documents (
     pages INTEGER NOT NULL,
     chunks INTEGER NOT NULL,
     added_at REAL NOT NULL,
-    warnings TEXT NOT NULL DEFAULT '[]'
+    warnings TEXT NOT NULL DEFAULT '[]',
+    chunking TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY,
@@ -75,6 +91,26 @@ class KeywordHit:
     score: float
 
 
+@dataclass(frozen=True)
+class NewDocument:
+    """A document to bulk-insert with its chunks and their vectors (one row per draft).
+
+    ``keywords`` optionally gives each chunk's keyword tokens already joined by spaces (what
+    :func:`keyword_tokens` makes of its ``index_text``), so large synthetic loads can tokenise once and reuse.
+    """
+
+    doc: Document
+    drafts: Sequence[ChunkDraft]
+    vectors: np.ndarray
+    keywords: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.vectors) != len(self.drafts):
+            raise ValueError(f"{len(self.drafts)} drafts but {len(self.vectors)} vectors for {self.doc.source!r}")
+        if self.keywords is not None and len(self.keywords) != len(self.drafts):
+            raise ValueError(f"{len(self.drafts)} drafts but {len(self.keywords)} keyword rows for {self.doc.source!r}")
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -82,7 +118,12 @@ class Store:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
+        self._counts: tuple[int, tuple[int, int]] | None = None  # (generation, counts)
+        self._doc_freqs: tuple[int, dict[str, int]] = (-1, {})  # (generation, capped FTS5 doc frequencies)
         with self.transaction():
+            fresh = not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'documents'").fetchone()
+            if not fresh:
+                self._migrate()
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
@@ -93,6 +134,14 @@ class Store:
         version = int(self.get_meta("schema_version") or 0)
         if version != SCHEMA_VERSION:
             raise RuntimeError(f"{path}: schema version {version}, this ragchat reads {SCHEMA_VERSION}")
+
+    def _migrate(self) -> None:
+        version = int(self.get_meta("schema_version") or 0)
+        while version in _MIGRATIONS:
+            for statement in _MIGRATIONS[version]:
+                self.conn.execute(statement)
+            version += 1
+            self.set_meta("schema_version", str(version))
 
     def close(self) -> None:
         self.conn.close()
@@ -117,24 +166,32 @@ class Store:
 
     # -- documents -------------------------------------------------------------------------------------
     def document_by_source(self, source: str) -> Document | None:
-        row = self.conn.execute("SELECT * FROM documents WHERE source = ?", (source,)).fetchone()
+        row = self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE source = ?", (source,)).fetchone()
         return None if row is None else self._document(row)
 
     def document(self, doc_id: str) -> Document | None:
-        row = self.conn.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        row = self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
         return None if row is None else self._document(row)
 
     def documents(self) -> list[Document]:
-        rows = self.conn.execute("SELECT * FROM documents ORDER BY name, source").fetchall()
+        rows = self.conn.execute(f"SELECT {_DOC_COLUMNS} FROM documents ORDER BY name, source").fetchall()
         return [self._document(r) for r in rows]
 
     def counts(self) -> tuple[int, int]:
+        """(documents, chunks). Cached per generation: COUNT(*) scans an index, ~10 ms at 100k chunks."""
+        generation = self.generation  # read first: a write committed meanwhile only makes the cache miss later
+        cached = self._counts
+        if cached is not None and cached[0] == generation:
+            return cached[1]
         docs = self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
         chunks = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        return int(docs), int(chunks)
+        counts = (int(docs), int(chunks))
+        if not self.conn.in_transaction:  # uncommitted counts must not outlive a rollback
+            self._counts = (generation, counts)
+        return counts
 
     def _document(self, row: Sequence[object]) -> Document:
-        doc_id, name, source, file_hash, size, pages, chunks, added_at, warnings = row
+        doc_id, name, source, file_hash, size, pages, chunks, added_at, warnings, chunking = row
         return Document(
             id=str(doc_id),
             kb=self.path.parent.name,
@@ -146,6 +203,7 @@ class Store:
             chunks=int(chunks),  # type: ignore[call-overload]
             added_at=float(added_at),  # type: ignore[arg-type]
             warnings=tuple(json.loads(str(warnings))),
+            chunking=str(chunking),
         )
 
     def cached_vectors(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -176,20 +234,7 @@ class Store:
             old = self.document_by_source(doc.source)
             old_keys = self._vector_keys_of(old.id) if old is not None else []
             removed = self._delete_rows(old.id) if old is not None else np.zeros(0, dtype=np.int64)
-            self.conn.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    doc.id,
-                    doc.name,
-                    doc.source,
-                    doc.file_hash,
-                    doc.size_bytes,
-                    doc.pages,
-                    len(drafts),
-                    doc.added_at,
-                    json.dumps(list(doc.warnings), ensure_ascii=False),
-                ),
-            )
+            self._insert_document(doc, len(drafts))
             self.conn.executemany(
                 "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
                 [(k, v.astype(np.float32).tobytes()) for k, v in new_vectors.items()],
@@ -212,6 +257,45 @@ class Store:
             matrix = np.stack([vectors[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
         return removed, ids, matrix
 
+    def add_documents(self, items: Sequence[NewDocument], model: str) -> tuple[np.ndarray, np.ndarray]:
+        """Insert many new documents in one transaction (all or none); the bulk path for large loads.
+
+        Unlike :meth:`put_document` it does not replace: a source already stored fails the whole batch
+        with ``sqlite3.IntegrityError``. Vector keys are computed here for ``model``. Returns (chunk ids,
+        vectors) in insertion order for the caller's FAISS index.
+        """
+        ids: list[int] = []
+        vectors: list[np.ndarray] = []
+        with self.transaction():
+            for item in items:
+                doc, drafts = item.doc, item.drafts
+                self._insert_document(doc, len(drafts))
+                keys = [vector_key(model, d.index_text) for d in drafts]
+                matrix = np.ascontiguousarray(item.vectors, dtype=np.float32)
+                self.conn.executemany(
+                    "INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)",
+                    [(k, v.tobytes()) for k, v in zip(keys, matrix, strict=True)],
+                )
+                doc_ids = [chunk_id(doc.id, i, d.text) for i, d in enumerate(drafts)]
+                self.conn.executemany(
+                    "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (cid, doc.id, i, d.text, d.heading, d.page, d.page_end, d.tokens, k)
+                        for i, (cid, d, k) in enumerate(zip(doc_ids, drafts, keys, strict=True))
+                    ],
+                )
+                keywords = item.keywords or [" ".join(keyword_tokens(d.index_text)) for d in drafts]
+                self.conn.executemany(
+                    "INSERT INTO chunks_fts(rowid, tokens) VALUES (?, ?)", list(zip(doc_ids, keywords, strict=True))
+                )
+                ids.extend(doc_ids)
+                vectors.append(matrix)
+            if ids:
+                self._bump_generation()
+        if not vectors:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+        return np.array(ids, dtype=np.int64), np.concatenate(vectors)
+
     def delete_document(self, doc_id: str) -> np.ndarray:
         with self.transaction():
             old_keys = self._vector_keys_of(doc_id)
@@ -226,6 +310,23 @@ class Store:
         self.conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
         return ids
+
+    def _insert_document(self, doc: Document, chunks: int) -> None:
+        self.conn.execute(
+            f"INSERT INTO documents ({_DOC_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                doc.id,
+                doc.name,
+                doc.source,
+                doc.file_hash,
+                doc.size_bytes,
+                doc.pages,
+                chunks,
+                doc.added_at,
+                json.dumps(list(doc.warnings), ensure_ascii=False),
+                doc.chunking,
+            ),
+        )
 
     def _vector_keys_of(self, doc_id: str) -> list[str]:
         rows = self.conn.execute("SELECT DISTINCT vector_key FROM chunks WHERE doc_id = ?", (doc_id,))
@@ -271,15 +372,71 @@ class Store:
         )
         return [Chunk(*row) for row in rows]
 
-    def keyword_search(self, tokens: Sequence[str], k: int) -> list[KeywordHit]:
-        """BM25 over the FTS5 index (SQLite's bm25() is negative: smaller is better; we flip the sign)."""
-        if not tokens or k <= 0:
+    def keyword_search(
+        self, tokens: Sequence[str], k: int, *, budget: int | None = KEYWORD_POSTINGS_BUDGET
+    ) -> list[KeywordHit]:
+        """BM25 over the FTS5 index (SQLite's bm25() is negative: smaller is better; we flip the sign).
+
+        With a ``budget`` only the query's rarest terms are searched (see :data:`KEYWORD_POSTINGS_BUDGET`);
+        ``budget=None`` searches them all.
+        """
+        terms = list(dict.fromkeys(tokens))
+        if not terms or k <= 0:
             return []
+        if budget is not None and len(terms) > 1:
+            terms = self.selective_terms(terms, budget)
+            if not terms:
+                return []
         rows = self.conn.execute(
             "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
-            (fts_query(tokens), k),
+            (fts_query(terms), k),
         ).fetchall()
         return [KeywordHit(int(r[0]), -float(r[1])) for r in rows]
+
+    def selective_terms(self, terms: Sequence[str], budget: int = KEYWORD_POSTINGS_BUDGET) -> list[str]:
+        """The rarest ``terms`` whose document frequencies add up to at most ``budget`` (at least the rarest
+        one), without terms that match no chunk or more than half of them; in the order given."""
+        half = self.counts()[1] / 2
+        freqs = self.doc_freqs(terms, cap=budget + 1)
+        if all(f > budget for f in freqs.values() if f > 0):  # only common terms: find the least common exactly
+            freqs = self.doc_freqs(terms, cap=None)
+        kept: set[str] = set()
+        total = 0
+        for term in sorted((t for t in terms if freqs[t] > 0), key=lambda t: (freqs[t], t)):
+            if kept and (total + freqs[term] > budget or freqs[term] > half):
+                break
+            kept.add(term)
+            total += freqs[term]
+        return [t for t in terms if t in kept]
+
+    def doc_freqs(self, terms: Sequence[str], *, cap: int | None) -> dict[str, int]:
+        """How many chunks each term matches in FTS5 (its own tokenizer and stemming), counted up to ``cap``
+        (``None``: exactly).
+
+        Counting a single term's rows is cheap (~0.05 us a row, a few hundred us at a cap of 5000) and the
+        counts are cached until the next write.
+        """
+        limit = -1 if cap is None else cap  # LIMIT -1: no limit
+        generation = self.generation
+        cached_generation, cache = self._doc_freqs
+        if cached_generation != generation or len(cache) > 100_000:
+            cache = {}
+            self._doc_freqs = (generation, cache)
+        out: dict[str, int] = {}
+        for term in terms:
+            key = f"{limit}\x1f{term}"
+            value = cache.get(key)
+            if value is None:
+                value = int(
+                    self.conn.execute(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                        (fts_query([term]), limit),
+                    ).fetchone()[0]
+                )
+                if not self.conn.in_transaction:
+                    cache[key] = value
+            out[term] = value
+        return out
 
 
 class _Transaction:
