@@ -222,11 +222,16 @@ class KnowledgeBases:
             directory = self.root / name
             if not (directory / "kb.sqlite").exists():
                 raise NotFound(f"no knowledge base named {name!r}")
-            kb = self._open.pop(name, None)
-            if kb is not None:
-                kb.close()
-            trash = directory.with_name(f".{name}.deleting")
-            directory.rename(trash)  # atomic: the knowledge base disappears at once
+            with open(directory / ".lock", "a+") as fh:  # not while an ingest (here or elsewhere) writes to it
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError as exc:
+                    raise IndexNotReady(f"knowledge base {name!r} is busy: an ingest is writing to it") from exc
+                kb = self._open.pop(name, None)
+                if kb is not None:
+                    kb.close()
+                trash = directory.with_name(f".{name}.deleting")
+                directory.rename(trash)  # atomic: the knowledge base disappears at once
             shutil.rmtree(trash)
 
     def close(self) -> None:

@@ -175,3 +175,14 @@ def test_a_version_1_database_is_migrated_in_place(tmp_path: Path, notes: Path) 
     assert reopened.store.get_meta("schema_version") == "2"
     assert {d.chunking for d in reopened.store.documents()} == {""}
     assert consistent(reopened) > 0
+
+
+def test_a_knowledge_base_being_written_cannot_be_deleted(tmp_path: Path, notes: Path) -> None:
+    from ragchat.errors import IndexNotReady
+
+    kbs, kb, ingestor = make(tmp_path)
+    ingestor.ingest([notes])
+    with kb.writer(), pytest.raises(IndexNotReady, match="busy"):
+        KnowledgeBases(tmp_path / "data", HashEmbedder()).delete("notes")
+    kbs.delete("notes")
+    assert kbs.names() == []
