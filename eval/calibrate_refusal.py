@@ -60,13 +60,7 @@ def ensure_kb(services: Services, kb: str, corpus: Path) -> None:
     s = services.settings
     knowledge_base = services.kb(kb, create=True)
     print(f"ingesting {corpus} into {kb!r} (once; reused afterwards) ...", flush=True)
-    make_ingestor(
-        knowledge_base,
-        chunk_tokens=s.chunk_tokens,
-        chunk_overlap=s.chunk_overlap,
-        batch_size=s.embed_batch_size,
-        max_file_mb=s.max_file_mb,
-    ).ingest([corpus])
+    make_ingestor(knowledge_base, s).ingest([corpus])
 
 
 @dataclass(frozen=True)

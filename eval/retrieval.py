@@ -124,13 +124,7 @@ def build_corpus_kb(
 
     tag = f"{settings.chunk_tokens}-{settings.chunk_overlap}"
     kb = KnowledgeBases(work_dir / f"kb-{tag}", embedder).get("eval", create=True)
-    ingestor = make_ingestor(
-        kb,
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap,
-        batch_size=settings.embed_batch_size,
-        max_file_mb=settings.max_file_mb,
-    )
+    ingestor = make_ingestor(kb, settings)
     started = time.perf_counter()
     report = ingestor.ingest(list(corpus))
     logger.info(

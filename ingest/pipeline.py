@@ -19,6 +19,7 @@ import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.parsing import SUPPORTED_SUFFIXES, parse_file
+from ragchat.config import Settings
 from ragchat.domain import Document, sha256_hex
 from ragchat.errors import BadInput, RagchatError
 from ragchat.kb import KnowledgeBase
@@ -204,8 +205,7 @@ class Ingestor:
             return FileOutcome(shown, "skipped", reason=f"{type(exc).__name__}: {exc}")
 
 
-def make_ingestor(
-    kb: KnowledgeBase, *, chunk_tokens: int, chunk_overlap: int, batch_size: int, max_file_mb: float
-) -> Ingestor:
-    chunker = Chunker(kb.embedder.count_tokens, max_tokens=chunk_tokens, overlap_tokens=chunk_overlap)
-    return Ingestor(kb, chunker, batch_size=batch_size, max_file_mb=max_file_mb)
+def make_ingestor(kb: KnowledgeBase, settings: Settings) -> Ingestor:
+    """The ingestor the settings describe: chunk size and overlap in the embedder's tokens, batch and file limits."""
+    chunker = Chunker(kb.embedder.count_tokens, max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+    return Ingestor(kb, chunker, batch_size=settings.embed_batch_size, max_file_mb=settings.max_file_mb)

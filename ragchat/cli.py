@@ -70,13 +70,7 @@ def run_ingest(services: Services, paths: list[Path], kb_name: str | None, *, sh
 
     settings = services.settings
     kb = services.kb(kb_name, create=True)
-    ingestor = make_ingestor(
-        kb,
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap,
-        batch_size=settings.embed_batch_size,
-        max_file_mb=settings.max_file_mb,
-    )
+    ingestor = make_ingestor(kb, settings)
     if not show_progress:
         return ingestor.ingest(paths)
     columns = [

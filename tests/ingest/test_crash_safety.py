@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from ingest.pipeline import make_ingestor
+from ragchat.config import Settings
 from ragchat.kb import KnowledgeBases
 from ragchat.retrieval.embedders import HashEmbedder
 from ragchat.retrieval.retriever import Retriever
@@ -24,6 +25,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from ingest.pipeline import make_ingestor
+    from ragchat.config import Settings
     from ragchat.kb import KnowledgeBases
     from ragchat.retrieval.embedders import HashEmbedder
 
@@ -33,7 +35,8 @@ CHILD = textwrap.dedent(
             return super().embed(texts, kind=kind)
 
     kb = KnowledgeBases(Path(sys.argv[1]), Slow()).get("notes", create=True)
-    make_ingestor(kb, chunk_tokens=64, chunk_overlap=8, batch_size=2, max_file_mb=1).ingest([Path(sys.argv[2])])
+    settings = Settings(chunk_tokens=64, chunk_overlap=8, embed_batch_size=2, max_file_mb=1)
+    make_ingestor(kb, settings).ingest([Path(sys.argv[2])])
     """
 )
 
@@ -70,7 +73,9 @@ def test_kill_minus_nine_mid_ingest_leaves_consistent_kb(tmp_path: Path) -> None
     assert consistent(kb) == sum(d.chunks for d in kb.store.documents())
     assert Retriever(kb).search("topic3 主题3", 3)[0].chunk.doc_name == "note003.md"
 
-    report = make_ingestor(kb, chunk_tokens=64, chunk_overlap=8, batch_size=2, max_file_mb=1).ingest([corpus])
+    report = make_ingestor(kb, Settings(chunk_tokens=64, chunk_overlap=8, embed_batch_size=2, max_file_mb=1)).ingest(
+        [corpus]
+    )
     assert report.count("unchanged") == done
     assert report.count("added") == N_FILES - done
     assert len(kb.store.documents()) == N_FILES

@@ -70,8 +70,7 @@ def test_fast_extraction_also_reads_column_by_column() -> None:
     doc = parse_pdf(shared_pdf("en-arxiv-two-column-page.pdf"), layout_max_pages=0)
 
     assert doc.warnings == (
-        "1 pages, over the limit of 0 for layout analysis: used fast text extraction "
-        "(tables are not kept as tables)",
+        "1 pages, over the limit of 0 for layout analysis: used fast text extraction (tables are not kept as tables)",
     )
     assert_column_by_column(doc.pages[0].text)
     assert "significant gamma-ray excess" in doc.pages[0].text  # the "ﬁ" ligature is expanded
@@ -181,13 +180,9 @@ def garbage_font_pdf(path: Path, *, readable_first_page: bool) -> Path:
         doc.update_object(cmap_xref, "<<>>")
         doc.update_stream(cmap_xref, to_unicode.encode())
         font_xref = doc.get_new_xref()
-        doc.update_object(
-            font_xref, f"<</Type/Font/Subtype/Type1/BaseFont/Helvetica/ToUnicode {cmap_xref} 0 R>>"
-        )
+        doc.update_object(font_xref, f"<</Type/Font/Subtype/Type1/BaseFont/Helvetica/ToUnicode {cmap_xref} 0 R>>")
         doc.xref_set_key(page.xref, "Resources", f"<</Font<</F1 {font_xref} 0 R>>>>")
-        lines = "".join(
-            f"BT /F1 12 Tf 72 {720 - 20 * i} Td (ABCDEFGHIJ KLMNOPQRS TUVWXYZ) Tj ET\n" for i in range(9)
-        )
+        lines = "".join(f"BT /F1 12 Tf 72 {720 - 20 * i} Td (ABCDEFGHIJ KLMNOPQRS TUVWXYZ) Tj ET\n" for i in range(9))
         content_xref = doc.get_new_xref()
         doc.update_object(content_xref, "<<>>")
         doc.update_stream(content_xref, lines.encode())
@@ -216,8 +211,7 @@ def test_existing_ocr_layer_is_kept_with_a_warning() -> None:
 
     assert doc.ocr_pages == ()
     assert doc.warnings == (
-        "page 1 of 1 has a scanned image with an existing OCR text layer, "
-        "which may contain recognition errors",
+        "page 1 of 1 has a scanned image with an existing OCR text layer, which may contain recognition errors",
         "page 1 of 1: layout analysis kept no text; used plain text",
     )
     assert "Hawaiian Sugar" in doc.pages[0].text

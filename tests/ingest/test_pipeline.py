@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ingest.pipeline import Ingestor, make_ingestor
+from ragchat.config import Settings
 from ragchat.errors import ModelMismatch, NotFound
 from ragchat.kb import KnowledgeBase, KnowledgeBases
 from ragchat.retrieval.embedders import HashEmbedder
@@ -27,7 +28,7 @@ class OtherEmbedder(HashEmbedder):
 def make(tmp_path: Path, embedder: HashEmbedder | None = None) -> tuple[KnowledgeBases, KnowledgeBase, Ingestor]:
     kbs = KnowledgeBases(tmp_path / "data", embedder or HashEmbedder())
     kb = kbs.get("notes", create=True)
-    return kbs, kb, make_ingestor(kb, chunk_tokens=64, chunk_overlap=8, batch_size=4, max_file_mb=1)
+    return kbs, kb, make_ingestor(kb, Settings(chunk_tokens=64, chunk_overlap=8, embed_batch_size=4, max_file_mb=1))
 
 
 def consistent(kb: KnowledgeBase) -> int:
@@ -153,7 +154,7 @@ def test_kb_names_are_validated_and_kbs_are_independent(tmp_path: Path, notes: P
 def test_new_chunk_settings_rechunk_unchanged_files(tmp_path: Path, notes: Path) -> None:
     kbs, kb, ingestor = make(tmp_path)
     ingestor.ingest([notes])
-    finer = make_ingestor(kb, chunk_tokens=32, chunk_overlap=4, batch_size=4, max_file_mb=1)
+    finer = make_ingestor(kb, Settings(chunk_tokens=32, chunk_overlap=4, embed_batch_size=4, max_file_mb=1))
     report = finer.ingest([notes])
     assert [o.status for o in report.outcomes] == ["replaced", "replaced", "skipped"]
     assert {d.chunking for d in kb.store.documents()} == {finer.chunker.signature}

@@ -68,13 +68,7 @@ def ingest_work(services: Services, kb: KnowledgeBase, files: list[tuple[Path, s
         from ingest.pipeline import make_ingestor
 
         s = services.settings
-        ingestor = make_ingestor(
-            kb,
-            chunk_tokens=s.chunk_tokens,
-            chunk_overlap=s.chunk_overlap,
-            batch_size=s.embed_batch_size,
-            max_file_mb=s.max_file_mb,
-        )
+        ingestor = make_ingestor(kb, s)
         ingestor.ingest_files(files, job)
 
     return work

@@ -47,7 +47,5 @@ def get_kb(kb: KnowledgeBaseDep) -> KnowledgeBasePublic:
     summary="Delete a knowledge base and everything in it",
 )
 def delete_kb(kb: KbName, services: ServicesDep) -> Response:
-    knowledge_base = services.kb(kb)
-    with knowledge_base.writer():  # 503 while an ingest writes to it
-        services.kbs.delete(knowledge_base.name)
+    services.kbs.delete(kb)  # 404 when unknown, 503 while an ingest writes to it
     return Response(status_code=status.HTTP_204_NO_CONTENT)

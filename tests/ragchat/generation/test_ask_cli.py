@@ -28,7 +28,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     services = Services.build(Settings())
     kb = services.kb("default", create=True)
-    make_ingestor(kb, chunk_tokens=256, chunk_overlap=48, batch_size=16, max_file_mb=10).ingest([FIXTURES])
+    make_ingestor(kb, Settings(chunk_tokens=256, chunk_overlap=48, embed_batch_size=16, max_file_mb=10)).ingest(
+        [FIXTURES]
+    )
     services.close()
     return tmp_path
 
