@@ -125,8 +125,8 @@ def test_file_without_suffix_is_unsupported(tmp_path: Path) -> None:
     ("name", "expected"),
     [
         ("ragchat-guide-zh.md", "## 混合检索与 RRF"),
-        ("ragchat-guide-zh.md", "默认 k = 60，向量检索的权重 w 是 1.0，BM25 的权重是 0.5"),
-        ("ragchat-overview-en.md", "| `RAGCHAT_RRF_K` | 60 | smoothing constant of reciprocal rank fusion |"),
+        ("ragchat-guide-zh.md", "默认 k = 20，向量检索的权重 w 是 1.0，BM25 的权重是 0.3"),
+        ("ragchat-overview-en.md", "| `RAGCHAT_RRF_K` | 20 | smoothing constant of reciprocal rank fusion |"),
         ("ragchat-overview-en.md", 'ragchat search "how does RRF work" --kb notes -k 5\n```'),
     ],
 )
