@@ -4,7 +4,7 @@ Up to ``EXACT_MAX_VECTORS`` the index is exact (``IndexFlatIP``). Past that, a f
 embedding the query on a small CPU (100k x 384 floats is 150 MB to stream per query: ~50 ms on a busy
 2-core machine), so the index converts itself into an inverted-file index (``IndexIVFFlat``, k-means
 lists, ``nlist = 2 * sqrt(n)``) that scans ``nprobe`` lists per query. Measured with ``python -m
-eval.bench query`` at 100k chunks: recall@10 against the exact search ~0.98 for a few ms instead of ~50.
+eval.bench query`` at 100k chunks: recall@10 against the exact search 0.996 for ~3 ms instead of ~50.
 Both kinds add and remove by id, so ingest updates them in place; the lists are trained once, when the
 index crosses the threshold or is rebuilt from SQLite.
 """
@@ -22,27 +22,33 @@ import numpy as np
 EXACT_MAX_VECTORS = 20_000
 """Above this many vectors the index is approximate (IVF)."""
 
-MIN_NPROBE = 32
+PROBE_SHARE = 0.15
+"""Share of the IVF lists scanned per query (at least ``MIN_NPROBE``): at 100k chunks x 384 dims, 95 of 632
+lists give recall@10 0.996 and recall@50 0.987 against exact search, for ~3 ms instead of ~50."""
+MIN_NPROBE = 48
 TRAIN_POINTS_PER_LIST = 64
 TRAIN_ITERATIONS = 10
 
 
-def ivf_shape(n: int) -> tuple[int, int]:
-    """(nlist, nprobe) for an inverted-file index over ``n`` vectors: ~2 sqrt(n) lists, ~6% of them probed."""
-    nlist = max(1, round(2 * math.sqrt(n)))
-    return nlist, min(nlist, max(MIN_NPROBE, nlist // 16))
+def ivf_lists(n: int) -> int:
+    """Number of IVF lists for ``n`` vectors: ~2 sqrt(n)."""
+    return max(1, round(2 * math.sqrt(n)))
+
+
+def ivf_probes(nlist: int) -> int:
+    """Lists scanned per query; set on every load, so a changed policy applies to saved indexes too."""
+    return min(nlist, max(MIN_NPROBE, round(PROBE_SHARE * nlist)))
 
 
 def _trained_ivf(dim: int, total: int, sample: np.ndarray) -> Any:
     import faiss
 
-    nlist, nprobe = ivf_shape(total)
-    nlist = min(nlist, len(sample))  # k-means needs at least one point per list
+    nlist = min(ivf_lists(total), len(sample))  # k-means needs at least one point per list
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     ivf.cp.niter = TRAIN_ITERATIONS
     ivf.cp.min_points_per_centroid = 1  # quiet: a small sample is fine for coarse lists
     ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
-    ivf.nprobe = min(nlist, nprobe)
+    ivf.nprobe = ivf_probes(nlist)
     return ivf
 
 
@@ -70,6 +76,8 @@ class VectorIndex:
         self.dim = index.d
         self.exact_max = exact_max
         self._index = index
+        if self.approximate:
+            index.nprobe = ivf_probes(index.nlist)
         return self
 
     def save(self, path: Path) -> None:
@@ -116,7 +124,7 @@ class VectorIndex:
 
         ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
         vectors = self._index.index.reconstruct_n(0, len(ids))
-        sample = np.random.default_rng(0).permutation(len(ids))[: ivf_shape(len(ids))[0] * TRAIN_POINTS_PER_LIST]
+        sample = np.random.default_rng(0).permutation(len(ids))[: ivf_lists(len(ids)) * TRAIN_POINTS_PER_LIST]
         self._index = _trained_ivf(self.dim, len(ids), vectors[np.sort(sample)])
         self._index.add_with_ids(vectors, ids)
         return True
@@ -138,7 +146,7 @@ class VectorIndex:
             for ids, vectors in batches:
                 self.add(ids, vectors)
             return self
-        want = ivf_shape(total)[0] * TRAIN_POINTS_PER_LIST
+        want = ivf_lists(total) * TRAIN_POINTS_PER_LIST
         head: list[tuple[np.ndarray, np.ndarray]] = []
         iterator = iter(batches)
         for ids, vectors in iterator:

@@ -96,8 +96,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "choices": [{"index": 0, "delta": {"content": word if i == 0 else " " + word}, "finish_reason": None}],
             }
             send(f"data: {json.dumps(chunk)}\n\n")
-        final = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": model,
-                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        final = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": model,
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         send(f"data: {json.dumps(final)}\n\n")
         send("data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")

@@ -18,13 +18,25 @@ from tests.ragchat.api.conftest import EN_DOC, ZH_DOC, app_settings, upload
 
 def test_health_docs_and_openapi(client: TestClient) -> None:
     assert client.get("/health").json() == {
-        "status": "ok", "embedder": "fake/hash-64", "llm_backend": "extractive", "knowledge_bases": 0
+        "status": "ok",
+        "embedder": "fake/hash-64",
+        "llm_backend": "extractive",
+        "knowledge_bases": 0,
     }
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     expected = {
-        "/health", "/kbs", "/kbs/{kb}", "/kbs/{kb}/documents", "/kbs/{kb}/documents/{doc_id}", "/jobs",
-        "/jobs/{job_id}", "/kbs/{kb}/search", "/kbs/{kb}/chat", "/kbs/{kb}/chat/stream", "/v1/models",
+        "/health",
+        "/kbs",
+        "/kbs/{kb}",
+        "/kbs/{kb}/documents",
+        "/kbs/{kb}/documents/{doc_id}",
+        "/jobs",
+        "/jobs/{job_id}",
+        "/kbs/{kb}/search",
+        "/kbs/{kb}/chat",
+        "/kbs/{kb}/chat/stream",
+        "/v1/models",
         "/v1/chat/completions",
     }
     assert expected <= set(spec["paths"])
@@ -37,7 +49,8 @@ def test_knowledge_base_lifecycle(client: TestClient) -> None:
     assert client.post("/kbs", json={"name": "notes"}).status_code == 201
     assert client.post("/kbs", json={"name": "notes"}).status_code == 200
     assert client.get("/kbs").json() == {
-        "data": [{"name": "notes", "documents": 0, "chunks": 0, "embedder": None}], "count": 1
+        "data": [{"name": "notes", "documents": 0, "chunks": 0, "embedder": None}],
+        "count": 1,
     }
     assert client.get("/kbs/notes").json()["documents"] == 0
     bad = client.post("/kbs", json={"name": "../etc"})

@@ -16,8 +16,10 @@ from tests.ragchat.fake_openai import REPLY, FakeOpenAIServer
 
 
 def test_completions_answer_from_the_knowledge_base(client: TestClient, kb: str) -> None:
-    body = {"model": kb, "messages": [{"role": "system", "content": "be brief"},
-                                      {"role": "user", "content": "LoRA 的缺点是什么？"}]}
+    body = {
+        "model": kb,
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "LoRA 的缺点是什么？"}],
+    }
     response = client.post("/v1/chat/completions", json=body)
     assert response.status_code == 200
     data = response.json()
@@ -26,8 +28,9 @@ def test_completions_answer_from_the_knowledge_base(client: TestClient, kb: str)
     assert message["role"] == "assistant" and "低秩假设" in message["content"]
     assert data["choices"][0]["finish_reason"] == "stop"
     assert data["ragchat"]["refused"] is False and data["ragchat"]["citations"][0]["doc_name"] == "lora-zh.md"
-    assert client.get("/v1/models").json()["data"] == [{"id": kb, "object": "model", "created": 0,
-                                                        "owned_by": "ragchat"}]
+    assert client.get("/v1/models").json()["data"] == [
+        {"id": kb, "object": "model", "created": 0, "owned_by": "ragchat"}
+    ]
 
 
 def test_completions_use_the_history_for_follow_ups(client: TestClient, kb: str) -> None:
@@ -109,8 +112,10 @@ def test_llm_failures_become_502_and_504(
         upload(client, "t", ZH_DOC)
         response = client.post("/kbs/t/chat", json={"question": "LoRA 的原理是什么？"})
         assert response.status_code == status and detail in response.json()["detail"]
-        v1 = client.post("/v1/chat/completions",
-                         json={"model": "t", "messages": [{"role": "user", "content": "LoRA 的原理是什么？"}]})
+        v1 = client.post(
+            "/v1/chat/completions",
+            json={"model": "t", "messages": [{"role": "user", "content": "LoRA 的原理是什么？"}]},
+        )
         assert v1.status_code == status and detail in v1.json()["error"]["message"]
 
 

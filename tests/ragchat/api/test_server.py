@@ -28,7 +28,11 @@ def free_port() -> int:
 def base_url(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        create_app(app_settings(tmp_path)), host="127.0.0.1", port=port, log_level="warning", ws="none",
+        create_app(app_settings(tmp_path)),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="none",
         lifespan="on",
     )
     server = uvicorn.Server(config)

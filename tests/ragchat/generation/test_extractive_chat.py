@@ -12,8 +12,7 @@ from ragchat.retrieval.embedders import HashEmbedder
 
 
 def hit(text: str, rank: int = 1, heading: str = "h") -> Hit:
-    chunk = Chunk(id=rank, doc_id="d", doc_name="n.md", position=rank, text=text, heading=heading, page=3,
-                  page_end=3)
+    chunk = Chunk(id=rank, doc_id="d", doc_name="n.md", position=rank, text=text, heading=heading, page=3, page_end=3)
     return Hit(chunk=chunk, score=1 / rank, rank=rank, dense_score=0.9, dense_rank=rank)
 
 

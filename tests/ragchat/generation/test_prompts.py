@@ -18,8 +18,9 @@ from ragchat.generation.prompts import (
 SOURCES = [PromptSource(n=1, label="notes.md · LoRA", text="LoRA 冻结原权重。"), PromptSource(n=2, label="b", text="x")]
 INPUTS: dict[str, BaseModel] = {
     "answer": AnswerPromptInput(question="LoRA 是什么？", sources=SOURCES),
-    "condense": CondensePromptInput(history=[HistoryTurn(question="什么是LoRA？", answer="一种微调方法[1]")],
-                                    question="那它的缺点呢？"),
+    "condense": CondensePromptInput(
+        history=[HistoryTurn(question="什么是LoRA？", answer="一种微调方法[1]")], question="那它的缺点呢？"
+    ),
 }
 
 

@@ -146,4 +146,3 @@ def test_the_demo_page_and_the_widget_script_are_served(client: TestClient) -> N
     assert script.headers["x-content-type-options"] == "nosniff"
     assert 'customElements.define("ragchat-widget"' in script.text
     assert "/widget.js" not in client.get("/openapi.json").text  # not part of the API description
-

@@ -34,8 +34,9 @@ def test_bad_origins_are_refused_with_the_value(bad: str) -> None:
 
 def test_tokens_are_stored_hashed_and_survive_a_restart(tmp_path: Path) -> None:
     store = TokenStore.open(tmp_path)
-    token, secret = store.create("notes", ["https://shop.example", "https://SHOP.example/"], rate_per_minute=5,
-                                 name="shop")
+    token, secret = store.create(
+        "notes", ["https://shop.example", "https://SHOP.example/"], rate_per_minute=5, name="shop"
+    )
     assert secret.startswith("rcw_") and len(secret) > 30
     assert token.origins == ("https://shop.example",) and token.hint == secret[-4:]
     store.close()

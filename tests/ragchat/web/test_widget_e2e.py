@@ -110,11 +110,13 @@ class Server:
 
     def host_page(self, name: str, body: str, *, lang: str = "en", host: str = "127.0.0.1") -> str:
         """A page of a third-party site embedding the widget; its URL on ``host`` (an origin of its own)."""
-        html = (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-                '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title>'
-                "<style>body{font:18px Georgia,serif;margin:40px} button{display:none!important} "
-                "*{color:#a00!important}</style></head>"
-                f"<body><h1>Garden shop</h1><p>Seeds, tools and advice.</p>{body}</body></html>")
+        html = (
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1"><title>Shop</title>'
+            "<style>body{font:18px Georgia,serif;margin:40px} button{display:none!important} "
+            "*{color:#a00!important}</style></head>"
+            f"<body><h1>Garden shop</h1><p>Seeds, tools and advice.</p>{body}</body></html>"
+        )
         (self.pages / name).write_text(html, encoding="utf-8")
         return f"http://{host}:{self.pages_port}/{name}"
 
@@ -129,8 +131,14 @@ def running(settings: AppSettings) -> Iterator[tuple[str, PacedModel]]:
     services = Services.build(settings.core)
     model = PacedModel(ExtractiveChatModel(services.embedder), delay=0.04)
     port = free_port()
-    config = uvicorn.Config(create_app(settings, services=services, chat_model=model), host="127.0.0.1", port=port,
-                            log_level="warning", ws="none", lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings, services=services, chat_model=model),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="none",
+        lifespan="on",
+    )
     api = uvicorn.Server(config)
     thread = threading.Thread(target=api.run, daemon=True)
     thread.start()
@@ -203,8 +211,10 @@ def write_documents(folder: Path) -> list[Path]:
     garden = folder / "garden.md"
     garden.write_text(GARDEN, encoding="utf-8")
     pdf = pymupdf.open()
-    for title, text in (("Soil guide", "Good soil is loose, dark and full of organic matter."),
-                        ("Mulching", "A layer of straw mulch keeps the soil moist and cool in hot weather.")):
+    for title, text in (
+        ("Soil guide", "Good soil is loose, dark and full of organic matter."),
+        ("Mulching", "A layer of straw mulch keeps the soil moist and cool in hot weather."),
+    ):
         sheet = pdf.new_page()
         sheet.insert_text((72, 72), title, fontsize=20)
         sheet.insert_text((72, 110), text, fontsize=11)
@@ -238,9 +248,12 @@ def ask(page: Any, question: str, *, state: str = "done") -> Any:
 
 
 def shadow_has(page: Any, selector: str) -> bool:
-    return bool(page.evaluate(
-        "s => document.querySelector('ragchat-widget').shadowRoot.querySelector('.messages ' + s) !== null", selector
-    ))
+    return bool(
+        page.evaluate(
+            "s => document.querySelector('ragchat-widget').shadowRoot.querySelector('.messages ' + s) !== null",
+            selector,
+        )
+    )
 
 
 def make_token(server: Server, kb: str, origin: str, rate: int = 30) -> str:
@@ -254,9 +267,7 @@ def make_token(server: Server, kb: str, origin: str, rate: int = 30) -> str:
 # -- the tests --------------------------------------------------------------------------------------------------
 
 
-def test_demo_page_upload_ask_cite_follow_up_refuse_and_no_injection(
-    server: Server, page: Any, tmp_path: Path
-) -> None:
+def test_demo_page_upload_ask_cite_follow_up_refuse_and_no_injection(server: Server, page: Any, tmp_path: Path) -> None:
     expect = sync_api.expect
     page.goto(server.url + "/")
     expect(page.locator("h1")).to_have_text("ragchat")
@@ -389,9 +400,7 @@ def test_phone_viewport_keyboard_only(server: Server, garden_kb: str, browser: A
         context.close()
 
 
-def test_cross_origin_token_other_origin_rate_limit_and_chinese_ui(
-    server: Server, garden_kb: str, page: Any
-) -> None:
+def test_cross_origin_token_other_origin_rate_limit_and_chinese_ui(server: Server, garden_kb: str, page: Any) -> None:
     expect = sync_api.expect
     allowed = f"http://127.0.0.1:{server.pages_port}"
     tag = server.widget_tag(garden_kb, make_token(server, garden_kb, allowed, rate=2))
