@@ -103,16 +103,16 @@ def ensure_sized_kb(
             build_s = time.perf_counter() - started
             kb.store.set_meta("bench_build_s", f"{build_s:.2f}")
             kb.store.set_meta("bench_recipe", recipe)
-        kb_dir = data_dir / "kbs" / KB
-        info = {
-            "chunks": size,
-            "real_chunks": min(size, len(seed)),
-            "build_s": round(build_s, 1),
-            "sqlite_mib": round(sum(p.stat().st_size for p in kb_dir.glob("kb.sqlite*")) / 2**20, 1),
-            "faiss_mib": round(sum(p.stat().st_size for p in kb_dir.glob("index-*.faiss")) / 2**20, 1),
-        }
     finally:
-        kbs.close()
+        kbs.close()  # checkpoints the WAL, so the file sizes below are the database's own
+    kb_dir = data_dir / "kbs" / KB
+    info = {
+        "chunks": size,
+        "real_chunks": min(size, len(seed)),
+        "build_s": round(build_s, 1),
+        "sqlite_mib": round(sum(p.stat().st_size for p in kb_dir.glob("kb.sqlite*")) / 2**20, 1),
+        "faiss_mib": round(sum(p.stat().st_size for p in kb_dir.glob("index-*.faiss")) / 2**20, 1),
+    }
     return data_dir, info
 
 

@@ -85,14 +85,14 @@ def plot_scaling(query: dict[str, Any], memory: dict[str, Any] | None, path: Pat
     lat.set_ylabel("search latency, ms (HTTP, embedding included)")
     lat.set_title("retrieval latency")
     lat.grid(alpha=0.3, which="both")
-    lat.legend(fontsize=7)
+    lat.set_ylim(top=4000)
+    lat.legend(fontsize=7, ncol=2, loc="upper left")
     mem.plot(sizes, [info["server"]["rss_mib_after_load"] for info in query["sizes"]], "-o", label="server RSS")
     mem.plot(sizes, [info["faiss_mib"] for info in query["sizes"]], "-s", label="FAISS index file")
     mem.plot(sizes, [info["sqlite_mib"] for info in query["sizes"]], "-^", label="kb.sqlite file")
-    if memory:
-        mem.axhline(
-            memory["rss_mib_one_chunk"], color="grey", linestyle=":", label="server RSS, 1-chunk knowledge base"
-        )
+    if memory and "rss_mib_one_chunk" in memory:
+        fixed = memory["rss_mib_one_chunk"]
+        mem.axhline(fixed, color="grey", linestyle=":", label="server RSS, 1-chunk knowledge base")
     mem.set_xscale("log")
     mem.set_xlabel("chunks in the knowledge base")
     mem.set_ylabel("MiB")

@@ -133,9 +133,8 @@ class Grower:
                 i = int(rng.integers(len(kept) - 1))
                 kept[i], kept[i + 1] = kept[i + 1], kept[i]
             pieces = kept
-            noisy = vector + rng.standard_normal(vector.shape[0]).astype(np.float32) * (
-                self.noise / np.sqrt(vector.shape[0])
-            )
+            noise = np.asarray(rng.standard_normal(vector.shape[0]), dtype=np.float32)
+            noisy = vector + noise * (self.noise / np.sqrt(vector.shape[0]))
             vector = (noisy / np.linalg.norm(noisy)).astype(np.float32)
         tokens = list(self._tokenise(chunk.heading)) if chunk.heading_path else []
         for piece in pieces:
