@@ -15,6 +15,7 @@ from eval.retrieval import (
     BASELINE,
     HIT_KS,
     OURS,
+    PIPELINE_MODES,
     PipelineResult,
     baseline_search,
     build_corpus_kb,
@@ -26,7 +27,7 @@ from ragchat.config import Settings
 from ragchat.errors import BadInput
 from ragchat.kb import KnowledgeBases
 from ragchat.retrieval.embedders import Embedder, make_embedder
-from ragchat.retrieval.retriever import Mode, Retriever
+from ragchat.retrieval.retriever import Retriever
 from ragchat.services import Services, retrieval_config
 
 logger = logging.getLogger(__name__)
@@ -157,8 +158,7 @@ def retrieval_on_beir(
     results: list[dict[str, object]] = []
     depth = 100  # BEIR scores documents at depth 100 (recall@100)
     deep = settings.model_copy(update={"dense_candidates": depth, "bm25_candidates": depth})
-    modes: tuple[tuple[str, Mode], ...] = ((OURS, "hybrid"), ("dense-only", "dense"), ("bm25-only", "bm25"))
-    for name, mode in modes:
+    for name, mode in PIPELINE_MODES.items():
         retriever = Retriever(kb, retrieval_config(deep, mode=mode, top_k=depth))
         tick = start(name, len(beir.queries))
 

@@ -28,6 +28,7 @@ BUDGETS = (1500, 3000)
 HIT_KS = (1, 3, 5, 10)
 OURS = "ours (hybrid)"
 BASELINE = "langchain baseline"
+PIPELINE_MODES: dict[str, Mode] = {OURS: "hybrid", "dense-only": "dense", "bm25-only": "bm25"}
 Search = Callable[[str, int], list[tuple[str, str]]]  # query, k -> [(doc name, chunk text)] best first
 Progress = Callable[[int], None]
 
@@ -109,10 +110,9 @@ def kb_search(retriever: Retriever) -> Search:
 
 
 def kb_pipelines(kb: KnowledgeBase, settings: Settings) -> dict[str, Search]:
-    modes: dict[str, Mode] = {OURS: "hybrid", "dense-only": "dense", "bm25-only": "bm25"}
     return {
         name: kb_search(Retriever(kb, retrieval_config(settings, mode=mode, top_k=DEPTH)))
-        for name, mode in modes.items()
+        for name, mode in PIPELINE_MODES.items()
     }
 
 

@@ -7,6 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
+from ragchat.config import Settings
 from ragchat.domain import Hit
 from ragchat.errors import BadInput
 from ragchat.kb import KnowledgeBase
@@ -15,16 +16,19 @@ from ragchat.text import keyword_tokens
 
 Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[Mode, ...] = ("hybrid", "dense", "bm25")
+_DEFAULTS = Settings.model_fields
 
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    top_k: int = 8
-    dense_candidates: int = 50
-    bm25_candidates: int = 50
-    rrf_k: int = 20
-    dense_weight: float = 1.0
-    bm25_weight: float = 0.3
+    """Retrieval knobs; the defaults are the settings' defaults (one source of truth: ``ragchat.config``)."""
+
+    top_k: int = _DEFAULTS["top_k"].default
+    dense_candidates: int = _DEFAULTS["dense_candidates"].default
+    bm25_candidates: int = _DEFAULTS["bm25_candidates"].default
+    rrf_k: int = _DEFAULTS["rrf_k"].default
+    dense_weight: float = _DEFAULTS["dense_weight"].default
+    bm25_weight: float = _DEFAULTS["bm25_weight"].default
     mode: Mode = "hybrid"
 
     def __post_init__(self) -> None:
