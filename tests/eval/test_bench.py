@@ -165,12 +165,19 @@ def test_bench_all_end_to_end(tmp_path: Path, corpus: Path) -> None:
     out = tmp_path / "out"
     run(
         ["all", "--sizes", "30", "90", "--out", str(out), "--corpus", str(corpus), "--pdfs", "--dataset", str(dataset),
-         "--work-dir", str(tmp_path / "work"), "--embedder", "fake", "--requests", "12", "--clients", "3"]
+         "--work-dir", str(tmp_path / "work"), "--embedder", "fake", "--requests", "12", "--clients", "3",
+         "--repeat", "2"]
     )  # fmt: skip
     ingest = json.loads((out / "ingest.json").read_text())
+    assert [(r["system"], r["phase"], r["round"]) for r in ingest["runs"]] == [
+        ("ragchat", "first", 0), ("ragchat", "again", 0), ("baseline", "first", 0),
+        ("baseline", "first", 1), ("ragchat", "first", 1),
+    ]  # fmt: skip
     runs = {(r["system"], r["phase"]): r for r in ingest["runs"]}
     assert runs["ragchat", "first"]["chunks"] > 0 and runs["baseline", "first"]["chunks"] > 0
     assert runs["ragchat", "again"]["embedded_texts"] == 0  # unchanged files are not embedded again
+    ragchat_walls = sorted(r["wall_s"] for r in ingest["runs"] if r["system"] == "ragchat" and r["phase"] == "first")
+    assert ingest["median_first_wall_s"]["ragchat"] == pytest.approx(sum(ragchat_walls) / 2, abs=1e-3)
     query = json.loads((out / "query.json").read_text())
     assert [s["chunks"] for s in query["sizes"]] == [30, 90]
     for size in query["sizes"]:
