@@ -209,7 +209,7 @@ def embed_rates(
     embedder_spec: str,
     *,
     lengths: Sequence[int] = (64, 128, 256, 384, 500),
-    tokens: int = 24_000,
+    tokens: int = 16_000,
 ) -> list[dict[str, float]]:
     """Embedding throughput by passage length: the same real text (the first ``tokens`` tokens of ``paths``,
     cut at sentence ends into passages of about ``n`` tokens) embedded in one call per length.
@@ -228,10 +228,10 @@ def embed_rates(
     for path in discover(paths):
         for page in parse_file(path).pages:
             for sentence in split_sentences(page.text):
+                if total >= tokens:
+                    break
                 sentences.append(sentence)
                 total += embedder.count_tokens(sentence)
-        if total >= tokens:
-            break
     rows = []
     for n in lengths:
         passages, current = [], ""
