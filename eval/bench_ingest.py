@@ -24,7 +24,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -222,16 +222,19 @@ def embed_rates(
     from ingest.pipeline import discover
     from ragchat.retrieval.embedders import make_embedder
 
+    def all_sentences() -> Iterator[str]:  # lazily: files past the token budget are never parsed
+        for path in discover(paths):
+            for page in parse_file(path).pages:
+                yield from split_sentences(page.text)
+
     embedder = make_embedder(embedder_spec)
     sentences: list[str] = []
     total = 0
-    for path in discover(paths):
-        for page in parse_file(path).pages:
-            for sentence in split_sentences(page.text):
-                if total >= tokens:
-                    break
-                sentences.append(sentence)
-                total += embedder.count_tokens(sentence)
+    for sentence in all_sentences():
+        if total >= tokens:
+            break
+        sentences.append(sentence)
+        total += embedder.count_tokens(sentence)
     rows = []
     for n in lengths:
         passages, current = [], ""
