@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from collections.abc import Sequence
@@ -54,18 +53,10 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def environment() -> dict[str, object]:
-    """What the figures depend on: CPUs, load, the embedding-thread setting."""
-    return {
-        "cpus": os.cpu_count(),
-        "load_1m_5m_15m": [round(x, 2) for x in os.getloadavg()],
-        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
-
-
 # -- ingest ---------------------------------------------------------------------------------------------------
 def ingest_part(args: argparse.Namespace) -> dict[str, Any]:
     from eval.bench_ingest import run_ingest_bench
+    from eval.bench_query import environment
 
     paths = args.sources
     env_before = environment()

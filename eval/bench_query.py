@@ -236,7 +236,8 @@ def exactness(services: Any, retriever: Any, queries: Sequence[str]) -> dict[str
 
 
 # -- the runs --------------------------------------------------------------------------------------------------
-def _environment() -> dict[str, object]:
+def environment() -> dict[str, object]:
+    """What the figures depend on: CPUs, load average, time."""
     return {"cpus": os.cpu_count(), "load_1m_5m_15m": [round(x, 2) for x in os.getloadavg()],
             "time": time.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
 
@@ -277,7 +278,7 @@ def run_query_bench(
     seed = load_seed(seed_path)
     queries = query_pool(seed, dataset)
     result: dict[str, Any] = {
-        "environment_before": _environment(),
+        "environment_before": environment(),
         "embedder": embedder,
         "seed": {"path": str(seed_path), "chunks": len(seed), "documents": len({c.doc_source for c in seed})},
         "synthetic": {"drop": DROP, "noise": NOISE},
@@ -300,7 +301,7 @@ def run_query_bench(
             f"{conc['errors']} errors, RSS {info['server']['rss_mib_after_load']} MiB, load {conc['load_1m']}"
         )
         result["sizes"].append(info)
-    result["environment_after"] = _environment()
+    result["environment_after"] = environment()
     return result
 
 
@@ -332,7 +333,7 @@ def run_memory_bench(
         data_dir, embedder, queries, clients=clients, requests=requests, log=work_dir / f"server-memory-{size}.log"
     )
     return {
-        "environment": _environment(),
+        "environment": environment(),
         "embedder": embedder,
         "size": size,
         "kb": info,
