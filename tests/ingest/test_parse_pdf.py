@@ -66,6 +66,32 @@ def test_two_column_page_is_read_column_by_column() -> None:
     assert_column_by_column(doc.pages[0].text)
 
 
+def test_layout_analysis_runs_on_onnx_sessions_whose_idle_threads_sleep() -> None:
+    import onnxruntime
+
+    parsed("en-arxiv-two-column-page.pdf")  # layout analysis has run at least once
+
+    model = getattr(pymupdf._get_layout, "__self__", None)
+    sessions = [s for s in _reachable(model) if isinstance(s, onnxruntime.InferenceSession)]
+    assert len(sessions) >= 2  # page-image features and the layout graph network at least
+    key = "session.intra_op.allow_spinning"
+    assert {s.get_session_options().get_session_config_entry(key) for s in sessions} == {"0"}
+    assert onnxruntime.InferenceSession.__init__.__name__ == "__init__"  # the temporary hook is gone
+
+
+def _reachable(root: object, depth: int = 4) -> list[object]:
+    found, stack, seen = [], [(root, 0)], set()
+    while stack:
+        obj, level = stack.pop()
+        if id(obj) in seen or level > depth:
+            continue
+        seen.add(id(obj))
+        found.append(obj)
+        if hasattr(obj, "__dict__") and not isinstance(obj, type):
+            stack.extend((value, level + 1) for value in vars(obj).values())
+    return found
+
+
 def test_fast_extraction_also_reads_column_by_column() -> None:
     doc = parse_pdf(shared_pdf("en-arxiv-two-column-page.pdf"), layout_max_pages=0)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +188,45 @@ def test_a_knowledge_base_being_written_cannot_be_deleted(tmp_path: Path, notes:
         KnowledgeBases(tmp_path / "data", HashEmbedder()).delete("notes")
     kbs.delete("notes")
     assert kbs.names() == []
+
+
+class GatedEmbedder(HashEmbedder):
+    """Embeds only once the next file's parse has started, so a sequential ingest would wait forever."""
+
+    def __init__(self, started: threading.Event) -> None:
+        super().__init__()
+        self.started = started
+        self.overlapped: list[bool] = []
+
+    def embed(self, texts, *, kind):  # type: ignore[no-untyped-def]
+        if kind == "passage" and not self.overlapped:
+            self.overlapped.append(self.started.wait(timeout=10))
+        return super().embed(texts, kind=kind)
+
+
+def test_the_next_file_is_parsed_while_this_one_is_embedded(
+    tmp_path: Path, notes: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ingest.pipeline as pipeline
+
+    started = threading.Event()
+    parser_threads: set[str] = set()
+    real_parse = pipeline.parse_file
+
+    def parse_file(path: Path):  # type: ignore[no-untyped-def]
+        parser_threads.add(threading.current_thread().name)
+        if path.name == "b.txt":
+            started.set()
+        return real_parse(path)
+
+    monkeypatch.setattr(pipeline, "parse_file", parse_file)
+    embedder = GatedEmbedder(started)
+    _, kb, ingestor = make(tmp_path, embedder)
+    paths = [notes / "a.md", notes / "b.txt", notes / "gone.md", notes / "c.docx"]
+    report = ingestor.ingest_files([(p, str(p), p.name) for p in paths])  # gone.md vanished after discovery
+
+    assert embedder.overlapped == [True]  # a.md's embedding began after b.txt's parse had started
+    assert all(name.startswith("ragchat-parse") for name in parser_threads)
+    assert [o.status for o in report.outcomes] == ["added", "added", "skipped", "skipped"]
+    assert "FileNotFoundError" in report.outcomes[2].reason
+    assert consistent(kb) == report.chunks
