@@ -102,7 +102,16 @@ def retrieval_on_dataset(
         "skipped_unanswerable": sum(1 for i in items if not i.answerable),
         "settings": {
             k: getattr(settings, k)
-            for k in ("chunk_tokens", "chunk_overlap", "top_k", "rrf_k", "dense_weight", "bm25_weight")
+            for k in (
+                "chunk_tokens",
+                "chunk_overlap",
+                "alphabetic_chunk_tokens",
+                "alphabetic_chunk_overlap",
+                "top_k",
+                "rrf_k",
+                "dense_weight",
+                "bm25_weight",
+            )
         },
         "pipelines": [r.to_dict() for r in results],
     }
@@ -110,7 +119,8 @@ def retrieval_on_dataset(
         f"# Retrieval eval: {dataset.name}",
         "",
         f"Embedder `{embedder.name}`; {report['items']} items, {report['skipped_unanswerable']} unanswerable skipped; "
-        f"chunking {settings.chunk_tokens}/{settings.chunk_overlap} tokens; RRF k={settings.rrf_k}, "
+        f"chunking {settings.chunk_tokens}/{settings.chunk_overlap} tokens (CJK), "
+        f"{settings.alphabetic_chunk_tokens}/{settings.alphabetic_chunk_overlap} (alphabetic); RRF k={settings.rrf_k}, "
         f"weights dense {settings.dense_weight} / BM25 {settings.bm25_weight}.",
         "",
         compare_table(report["pipelines"], QA_COLUMNS),  # type: ignore[arg-type]

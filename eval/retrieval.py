@@ -123,6 +123,11 @@ def build_corpus_kb(
     from ingest.pipeline import make_ingestor
 
     tag = f"{settings.chunk_tokens}-{settings.chunk_overlap}"
+    if (settings.alphabetic_chunk_tokens, settings.alphabetic_chunk_overlap) != (
+        settings.chunk_tokens,
+        settings.chunk_overlap,
+    ):
+        tag += f"-{settings.alphabetic_chunk_tokens}-{settings.alphabetic_chunk_overlap}"
     kb = KnowledgeBases(work_dir / f"kb-{tag}", embedder).get("eval", create=True)
     ingestor = make_ingestor(kb, settings)
     started = time.perf_counter()

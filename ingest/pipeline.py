@@ -264,6 +264,12 @@ class _Planned:
 
 
 def make_ingestor(kb: KnowledgeBase, settings: Settings) -> Ingestor:
-    """The ingestor the settings describe: chunk size and overlap in the embedder's tokens, batch and file limits."""
-    chunker = Chunker(kb.embedder.count_tokens, max_tokens=settings.chunk_tokens, overlap_tokens=settings.chunk_overlap)
+    """The ingestor the settings describe: chunk sizes and overlaps (CJK and alphabetic), batch and file limits."""
+    chunker = Chunker(
+        kb.embedder.count_tokens,
+        max_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap,
+        alphabetic_max_tokens=settings.alphabetic_chunk_tokens,
+        alphabetic_overlap_tokens=settings.alphabetic_chunk_overlap,
+    )
     return Ingestor(kb, chunker, batch_size=settings.embed_batch_size, max_file_mb=settings.max_file_mb)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
-from ingest.chunking import Chunker, split_sentences, to_blocks
+from ingest.chunking import Chunker, mostly_cjk, split_sentences, to_blocks
 from ingest.parsed import PageText, ParsedDocument
 
 
@@ -121,3 +123,33 @@ def test_bold_label_line_is_a_heading_so_an_otherwise_empty_section_makes_no_chu
     )
     drafts = Chunker(count_chars, max_tokens=200, overlap_tokens=0).chunk(doc(text))
     assert [(d.heading, d.text) for d in drafts] == [("2.6 PEFT > 2.6.7 Prefix 是什么? > 收集数据", "先收集领域语料。")]
+
+
+@pytest.mark.parametrize(
+    ("text", "cjk"),
+    [
+        ("LoRA 微调的基本原理是冻结预训练权重，只训练低秩矩阵 A 和 B。", True),
+        ("Dense passage retrieval encodes questions and passages; 李明 and 王芳 proposed it.", False),
+        ("안녕하세요. 표와 텍스트가 있는 문서입니다.", True),
+        ("3.14 + 2.71 = 5.85; 1, 2, 3.", True),  # no words and no CJK characters: either pair would do
+    ],
+)
+def test_script_is_decided_by_cjk_characters_against_words(text: str, cjk: bool) -> None:
+    assert mostly_cjk(text) is cjk
+
+
+def test_english_documents_are_cut_with_the_alphabetic_budget() -> None:
+    chunker = Chunker(
+        count_chars, max_tokens=120, overlap_tokens=20, alphabetic_max_tokens=60, alphabetic_overlap_tokens=0
+    )
+    english = " ".join(f"Sentence number {i} is here." for i in range(20))
+    chinese = "".join(f"这是第{i}个句子，讲向量检索。" for i in range(20))
+
+    en = chunker.chunk(doc(english))
+    zh = chunker.chunk(doc(chinese))
+
+    assert max(d.tokens for d in en) <= 60 < max(d.tokens for d in zh) <= 120
+    assert all(b.text.split(".")[0] not in a.text for a, b in itertools.pairwise(en))  # alphabetic: no overlap
+    assert all(b.text.startswith(a.text.split("。")[-2] + "。") for a, b in itertools.pairwise(zh))
+    assert chunker.signature == "heading-aware v3 CJK 120/20, alphabetic 60/0 tokens"
+    assert Chunker(count_chars, 120, 20).signature == "heading-aware v3 120/20 tokens"

@@ -230,3 +230,14 @@ def test_the_next_file_is_parsed_while_this_one_is_embedded(
     assert [o.status for o in report.outcomes] == ["added", "added", "skipped", "skipped"]
     assert "FileNotFoundError" in report.outcomes[2].reason
     assert consistent(kb) == report.chunks
+
+
+def test_each_pair_of_chunk_settings_is_validated_and_reaches_the_chunker(tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError, match=r"alphabetic_chunk_overlap \(64\) must be smaller than alphabetic_chunk_tokens"
+    ):
+        Settings(alphabetic_chunk_tokens=64, alphabetic_chunk_overlap=64)
+    _, kb, _ = make(tmp_path)
+    chunker = make_ingestor(kb, Settings(chunk_tokens=300, chunk_overlap=30, alphabetic_chunk_tokens=200)).chunker
+    assert (chunker.cjk.max_tokens, chunker.cjk.overlap_tokens) == (300, 30)
+    assert (chunker.alphabetic.max_tokens, chunker.alphabetic.overlap_tokens) == (200, 48)
