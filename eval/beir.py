@@ -57,27 +57,44 @@ def doc_text(title: str, text: str) -> str:
     return f"{title} {text}".strip()
 
 
+def whole_document(title: str, text: str) -> list[ChunkDraft]:
+    """One chunk per document, ``title + " " + text``, as MTEB embeds them."""
+    return [ChunkDraft(text=doc_text(title, text), heading_path=())]
+
+
 def index_corpus(
-    kb: KnowledgeBase, beir: BeirSet, *, batch_size: int = 32, progress: Callable[[int], None] | None = None
-) -> None:
-    """One chunk per document, embedded in length-sorted batches, each document its own transaction."""
-    if kb.store.counts()[0] == len(beir.corpus):
-        return
-    ids = list(beir.corpus)
-    texts = [doc_text(*beir.corpus[i]) for i in ids]
-    drafts = [ChunkDraft(text=t, heading_path=()) for t in texts]
-    keys = kb.vector_keys(drafts)
+    kb: KnowledgeBase,
+    beir: BeirSet,
+    *,
+    batch_size: int = 32,
+    progress: Callable[[int], None] | None = None,
+    cut: Callable[[str, str], list[ChunkDraft]] = whole_document,
+) -> int:
+    """Index every document as the chunks ``cut(title, text)`` gives; returns the number of chunks.
+
+    Chunks are embedded in length-sorted batches (identical texts once), each document is its own transaction.
+    """
+    drafts = {doc_id: cut(title, text) for doc_id, (title, text) in beir.corpus.items()}
+    total = sum(len(d) for d in drafts.values())
+    if kb.store.counts()[0] == len(drafts):
+        return total
+    flat = [d for ds in drafts.values() for d in ds]
+    keys = kb.vector_keys(flat)
     cached = kb.store.cached_vectors(keys)
-    todo = [i for i, k in enumerate(keys) if k not in cached]
-    vectors = embed_in_batches(kb.embedder, [texts[i] for i in todo], batch_size=batch_size, on_progress=progress)
-    fresh = {keys[i]: vectors[j] for j, i in enumerate(todo)}
+    todo = {k: d.index_text for k, d in zip(keys, flat, strict=True) if k not in cached}
+    vectors = embed_in_batches(kb.embedder, list(todo.values()), batch_size=batch_size, on_progress=progress)
+    fresh = dict(zip(todo, vectors, strict=True))
     now = time.time()
     with kb.writer():
-        for i, doc_id in enumerate(ids):
-            vec = fresh.get(keys[i])
-            doc = Document(doc_id, kb.name, doc_id, f"beir:{doc_id}", keys[i], len(texts[i]), 1, 1, now)
-            kb.put_document(doc, [drafts[i]], {keys[i]: vec} if vec is not None else {})
+        offset = 0
+        for doc_id, ds in drafts.items():
+            mine = keys[offset : offset + len(ds)]
+            offset += len(ds)
+            size = sum(len(d.text) for d in ds)
+            doc = Document(doc_id, kb.name, doc_id, f"beir:{doc_id}", mine[0], size, 1, len(ds), now)
+            kb.put_document(doc, ds, {k: fresh[k] for k in mine if k in fresh})
         kb.save_index()
+    return total
 
 
 def score_beir(

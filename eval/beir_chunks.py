@@ -19,22 +19,19 @@ import argparse
 import json
 import logging
 import random
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from eval.beir import BeirSet, load_beir, score_beir
+from eval.beir import BeirSet, index_corpus, load_beir, score_beir
 from ingest.chunking import Chunker
 from ingest.parsed import PageText, ParsedDocument
 from ragchat.config import Settings
-from ragchat.domain import Document
-from ragchat.kb import KnowledgeBase, KnowledgeBases
-from ragchat.retrieval.embedders import Embedder, embed_in_batches, make_embedder
+from ragchat.domain import ChunkDraft
+from ragchat.kb import KnowledgeBases
+from ragchat.retrieval.embedders import Embedder, make_embedder
 from ragchat.retrieval.retriever import Retriever
 from ragchat.services import retrieval_config
-
-logger = logging.getLogger(__name__)
 
 COLUMNS = ("chunks", "hit@1", "mrr@10", "ndcg@10", "recall@10", "recall@100")
 
@@ -58,35 +55,6 @@ def parse_setting(text: str) -> tuple[int, int]:
     return size, overlap
 
 
-def index_chunked(kb: KnowledgeBase, beir: BeirSet, chunker: Chunker, batch_size: int = 16) -> int:
-    """Chunk every document (title as its heading) into ``kb``; returns the number of chunks."""
-    drafts = {
-        doc_id: chunker.chunk(ParsedDocument(pages=(PageText(None, f"# {title}\n\n{text}" if title else text),)))
-        for doc_id, (title, text) in beir.corpus.items()
-    }
-    total = sum(len(d) for d in drafts.values())
-    if kb.store.counts()[0] == len(drafts):
-        return total
-    flat = [d for ds in drafts.values() for d in ds]
-    keys = kb.vector_keys(flat)
-    cached = kb.store.cached_vectors(keys)
-    todo = {k: d.index_text for k, d in zip(keys, flat, strict=True) if k not in cached}
-    started = time.perf_counter()
-    vectors = embed_in_batches(kb.embedder, list(todo.values()), batch_size=batch_size)
-    logger.info("embedded %d chunks in %.0fs", len(todo), time.perf_counter() - started)
-    fresh = dict(zip(todo, vectors, strict=True))
-    now = time.time()
-    with kb.writer():
-        offset = 0
-        for doc_id, ds in drafts.items():
-            mine = keys[offset : offset + len(ds)]
-            offset += len(ds)
-            doc = Document(doc_id, kb.name, doc_id, f"beir:{doc_id}", doc_id, 0, 1, len(ds), now)
-            kb.put_document(doc, ds, {k: fresh[k] for k in mine if k in fresh})
-        kb.save_index()
-    return total
-
-
 def sweep(
     beir: BeirSet, settings_list: Sequence[tuple[int, int]], embedder: Embedder, work_dir: Path, depth: int = 100
 ) -> list[dict[str, object]]:
@@ -94,7 +62,12 @@ def sweep(
     rows: list[dict[str, object]] = []
     for size, overlap in settings_list:
         kb = KnowledgeBases(work_dir / f"chunks-{size}-{overlap}", embedder).get("beir", create=True)
-        chunks = index_chunked(kb, beir, Chunker(embedder.count_tokens, size, overlap))
+        chunker = Chunker(embedder.count_tokens, size, overlap)
+
+        def cut(title: str, text: str, chunker: Chunker = chunker) -> list[ChunkDraft]:
+            return chunker.chunk(ParsedDocument(pages=(PageText(None, f"# {title}\n\n{text}" if title else text),)))
+
+        chunks = index_corpus(kb, beir, batch_size=16, cut=cut)
         retriever = Retriever(kb, retrieval_config(settings, top_k=depth))
 
         def search(query: str, k: int, retriever: Retriever = retriever) -> list[str]:

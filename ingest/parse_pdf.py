@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.parsed import PageText, ParsedDocument
+from ingest.pdf_layout import layout_markdown, message
 from ragchat.errors import ParseError
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def _open(path: Path) -> pymupdf.Document:
     except Exception as exc:  # FileDataError, RuntimeError or a raw mupdf error, depending on the damage
         log = pymupdf.TOOLS.mupdf_warnings(reset=True)
         errors = [line.strip() for line in dict.fromkeys(log.splitlines()) if "error" in line]
-        reason = f"{'; '.join(errors[:3])} (repair failed)" if errors else _message(exc)
+        reason = f"{'; '.join(errors[:3])} (repair failed)" if errors else message(exc)
         raise ParseError(f"malformed PDF: {reason}") from exc
     if doc.needs_pass and not doc.authenticate(""):
         doc.close()
@@ -231,7 +231,7 @@ def _survey(doc: pymupdf.Document) -> _Survey:
             layers[index] = _inspect(doc.load_page(index), sizes)
         except Exception as exc:  # one damaged page must not sink the others
             logger.warning("page %d of %s cannot be read: %s", index + 1, doc.name, exc)
-            broken[index] = _message(exc)
+            broken[index] = message(exc)
     body_size = sizes.most_common(1)[0][0] if sizes else 0.0
     return _Survey(doc.page_count, layers, broken, body_size, repaired=bool(doc.is_repaired))
 
@@ -302,7 +302,7 @@ def _page_texts(
     count = survey.page_count
     warnings: list[str] = []
     if use_layout:
-        markdown, failures = _layout_markdown(doc, text_pages)
+        markdown, failures = layout_markdown(doc, text_pages)
         empty = [
             i
             for i in text_pages
@@ -327,86 +327,6 @@ def _page_texts(
         if text:
             pages.append(PageText(number=index + 1, text=text))
     return pages, warnings
-
-
-# --- layout analysis (pymupdf4llm) ---------------------------------------------------------------
-
-
-def _layout_markdown(doc: pymupdf.Document, indices: Sequence[int]) -> tuple[dict[int, str], dict[int, str]]:
-    """Markdown by 0-based page index, and the failure reason for each page pymupdf4llm could not do."""
-    try:
-        import pymupdf4llm
-    except Exception as exc:  # ImportError, or its version check against PyMuPDF
-        logger.warning("pymupdf4llm is unavailable, using plain text extraction: %s", exc)
-        return {}, dict.fromkeys(indices, f"pymupdf4llm unavailable: {_message(exc)}")
-    _idle_layout_threads()
-    try:
-        return _to_markdown(pymupdf4llm, doc, indices), {}
-    except Exception as exc:  # any bug deep in the layout code: isolate the page(s) it trips on
-        logger.warning("layout analysis failed on %s (%s); retrying page by page", doc.name, exc)
-    markdown: dict[int, str] = {}
-    failures: dict[int, str] = {}
-    for index in indices:
-        try:
-            markdown.update(_to_markdown(pymupdf4llm, doc, [index]))
-        except Exception as exc:
-            failures[index] = _message(exc)
-    return markdown, failures
-
-
-_layout_rebuilt = False
-_layout_rebuild_lock = threading.Lock()
-
-
-def _idle_layout_threads() -> None:
-    """Rebuild PyMuPDF's layout model (once) with ONNX Runtime worker threads that sleep when idle.
-
-    ``import pymupdf`` builds the model with ONNX Runtime's defaults, whose idle worker threads spin. On the
-    four longest test PDFs that burned 50 CPU-s for 26.7 s of layout analysis; sleeping threads do the same
-    work in 35 CPU-s and 23.3 s, and leave the cores to the embedder and to chat queries in the meantime.
-    Rebuilding takes about a second; if PyMuPDF's internals ever differ, the default model is kept.
-    """
-    global _layout_rebuilt
-    with _layout_rebuild_lock:
-        if _layout_rebuilt:
-            return
-        _layout_rebuilt = True
-        try:
-            import onnxruntime
-            import pymupdf
-            from pymupdf.layout import DocumentLayoutAnalyzer
-
-            session_init = onnxruntime.InferenceSession.__init__
-
-            def sleeping_session(self: Any, path: Any, sess_options: Any = None, *args: Any, **kwargs: Any) -> None:
-                options = sess_options or onnxruntime.SessionOptions()
-                options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-                session_init(self, path, options, *args, **kwargs)
-
-            onnxruntime.InferenceSession.__init__ = sleeping_session  # type: ignore[method-assign]
-            try:
-                model = DocumentLayoutAnalyzer.get_model()
-            finally:
-                onnxruntime.InferenceSession.__init__ = session_init  # type: ignore[method-assign]
-            pymupdf._get_layout = model.predict
-        except Exception as exc:
-            logger.info("kept PyMuPDF's default layout model (%s)", _message(exc))
-
-
-def _to_markdown(pymupdf4llm: Any, doc: pymupdf.Document, indices: Sequence[int]) -> dict[int, str]:
-    chunks = pymupdf4llm.to_markdown(
-        doc,
-        pages=list(indices),
-        page_chunks=True,
-        use_ocr=False,  # never OCR: no tesseract/RapidOCR lookup, no model download
-        force_ocr=False,
-        header=False,  # running heads and page numbers would repeat in every chunk
-        footer=False,
-        write_images=False,
-        embed_images=False,
-        show_progress=False,
-    )
-    return {chunk["metadata"]["page_number"] - 1: chunk["text"] for chunk in chunks}
 
 
 def _tidy(markdown: str, wraps: frozenset[str]) -> str:
@@ -531,8 +451,3 @@ def _group(failures: dict[int, str]) -> dict[str, list[int]]:
     for index, reason in failures.items():
         grouped.setdefault(reason, []).append(index)
     return grouped
-
-
-def _message(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "no details"
-    return f"{type(exc).__name__}: {text}"
