@@ -74,10 +74,10 @@ def index_corpus(
 
     Chunks are embedded in length-sorted batches (identical texts once), each document is its own transaction.
     """
+    docs, chunks = kb.store.counts()
+    if docs == len(beir.corpus):  # indexed by an earlier run
+        return chunks
     drafts = {doc_id: cut(title, text) for doc_id, (title, text) in beir.corpus.items()}
-    total = sum(len(d) for d in drafts.values())
-    if kb.store.counts()[0] == len(drafts):
-        return total
     flat = [d for ds in drafts.values() for d in ds]
     keys = kb.vector_keys(flat)
     cached = kb.store.cached_vectors(keys)
@@ -94,7 +94,7 @@ def index_corpus(
             doc = Document(doc_id, kb.name, doc_id, f"beir:{doc_id}", mine[0], size, 1, len(ds), now)
             kb.put_document(doc, ds, {k: fresh[k] for k in mine if k in fresh})
         kb.save_index()
-    return total
+    return len(flat)
 
 
 def score_beir(

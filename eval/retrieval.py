@@ -122,12 +122,15 @@ def build_corpus_kb(
     """A knowledge base of ``corpus`` under ``work_dir`` (reused across runs: unchanged files are not redone)."""
     from ingest.pipeline import make_ingestor
 
-    tag = f"{settings.chunk_tokens}-{settings.chunk_overlap}"
-    if (settings.alphabetic_chunk_tokens, settings.alphabetic_chunk_overlap) != (
-        settings.chunk_tokens,
-        settings.chunk_overlap,
-    ):
-        tag += f"-{settings.alphabetic_chunk_tokens}-{settings.alphabetic_chunk_overlap}"
+    tag = "-".join(
+        str(n)
+        for n in (
+            settings.chunk_tokens,
+            settings.chunk_overlap,
+            settings.alphabetic_chunk_tokens,
+            settings.alphabetic_chunk_overlap,
+        )
+    )
     kb = KnowledgeBases(work_dir / f"kb-{tag}", embedder).get("eval", create=True)
     ingestor = make_ingestor(kb, settings)
     started = time.perf_counter()
